@@ -1,0 +1,59 @@
+//! `multigrid export` / `multigrid import`: weights to and from PyTorch-layout safetensors.
+
+use std::path::PathBuf;
+
+use multigrid_ebm::device::block_on;
+use multigrid_ebm::{Error, checkpoint, interop};
+
+use super::{DeviceArg, load_weights, resolve_config, write_file};
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Checkpoint (.bpk); default: the bundled pretrained model.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Output format (only safetensors, PyTorch layout).
+    #[arg(long, default_value = "safetensors")]
+    format: String,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// A .safetensors file in the reference implementation's names and layout.
+    #[arg(long)]
+    weights: PathBuf,
+    /// Architecture when the file carries no configuration (the PyTorch reference uses `paper`);
+    /// the normalisation is taken from the file.
+    #[arg(long, default_value = "paper")]
+    preset: String,
+    /// Output checkpoint (.bpk).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    device: DeviceArg,
+}
+
+pub fn export(args: ExportArgs) -> Result<(), Error> {
+    if args.format != "safetensors" {
+        return Err(Error::Config(format!("--format {}: only safetensors is supported", args.format)));
+    }
+    let learner = load_weights(args.weights.as_deref(), &multigrid_ebm::device::cpu())?;
+    write_file(&args.out, &block_on(interop::export_safetensors(&learner))?)?;
+    eprintln!("wrote {} ({} grids)", args.out.display(), learner.nets.len());
+    Ok(())
+}
+
+pub fn import(args: ImportArgs) -> Result<(), Error> {
+    let bytes = std::fs::read(&args.weights).map_err(|e| Error::io(format!("reading {}", args.weights.display()), e))?;
+    let fallback = resolve_config(&args.preset, None, None)?;
+    let device = args.device.create()?;
+    let learner = interop::import_safetensors(&bytes, fallback, args.seed, &device)
+        .map_err(|e| Error::Checkpoint(format!("{}: {e}", args.weights.display())))?;
+    checkpoint::save(&learner, &args.out)?;
+    eprintln!("wrote {} ({} grids, {:?} normalisation)", args.out.display(), learner.nets.len(), learner.config.norm);
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! `multigrid train`: learning with a progress bar, a JSON-lines log, periodic checkpoints
+//! and mosaics, resumable, and saved on Ctrl-C.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use multigrid_ebm::config::{Method, Norm};
+use multigrid_ebm::device::block_on;
+use multigrid_ebm::learner::Iteration;
+use multigrid_ebm::{Error, Learner, checkpoint};
+
+use super::{BUNDLED_TRAIN, DeviceArg, create_dir, load_images, resolve_config, write_file, write_mosaics};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of images (searched recursively; default: the bundled texture set).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Configuration preset: paper, small or tiny.
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// A configuration JSON file (overrides --preset).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Grid sizes, e.g. 1,4,16,32 (each divides the next).
+    #[arg(long)]
+    scales: Option<String>,
+    /// multigrid, cd or pcd.
+    #[arg(long)]
+    method: Option<Method>,
+    /// Train until this many iterations in all (a resumed run continues up to it).
+    #[arg(long, default_value_t = 1000)]
+    iters: u64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run folder: checkpoint.bpk, log.jsonl, config.json and mosaics are written here.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue from <out>/checkpoint.bpk (its configuration is used).
+    #[arg(long)]
+    resume: bool,
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Langevin steps T per grid.
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Langevin step size δ.
+    #[arg(long)]
+    delta: Option<f64>,
+    /// Adam learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Normalisation: none or batch.
+    #[arg(long)]
+    norm: Option<String>,
+    /// Add Langevin noise (on or off).
+    #[arg(long)]
+    noise: Option<String>,
+    /// Checkpoint and mosaics every this many iterations.
+    #[arg(long, default_value_t = 100)]
+    save_every: u64,
+    /// No progress bar (for logs).
+    #[arg(long)]
+    quiet: bool,
+    #[command(flatten)]
+    device: DeviceArg,
+}
+
+fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Error> {
+    let mut config = resolve_config(&args.preset, args.config.as_deref(), args.scales.as_deref())?;
+    if let Some(m) = args.method {
+        config.method = m;
+    }
+    if let Some(b) = args.batch {
+        config.batch_size = b;
+    }
+    if let Some(t) = args.steps {
+        config.langevin.steps = t;
+    }
+    if let Some(d) = args.delta {
+        config.langevin.delta = d;
+    }
+    if let Some(lr) = args.lr {
+        config.optimizer.lr = lr;
+    }
+    if let Some(n) = &args.norm {
+        config.norm = match n.as_str() {
+            "none" => Norm::None,
+            "batch" => Norm::Batch,
+            _ => return Err(Error::Config(format!("--norm {n}: use none or batch"))),
+        };
+    }
+    if let Some(n) = &args.noise {
+        config.langevin.noise = match n.as_str() {
+            "on" => true,
+            "off" => false,
+            _ => return Err(Error::Config(format!("--noise {n}: use on or off"))),
+        };
+    }
+    Learner::new(config, args.seed, device)
+}
+
+fn summary(it: &Iteration) -> String {
+    it.grids
+        .iter()
+        .map(|g| match g.loss {
+            Some(loss) => format!("g{} {:+.3e}", g.size, loss),
+            None => format!("g{} err {:.1}", g.size, g.recon_error),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn run(args: Args) -> Result<(), Error> {
+    let device = args.device.create()?;
+    create_dir(&args.out)?;
+    let checkpoint_path = args.out.join("checkpoint.bpk");
+    let mut learner = if args.resume && checkpoint_path.exists() {
+        let l = checkpoint::load(&checkpoint_path, &device)?;
+        eprintln!("resuming {} at iteration {}", checkpoint_path.display(), l.iteration);
+        l
+    } else {
+        if args.resume {
+            eprintln!("no {} yet: starting a new run", checkpoint_path.display());
+        }
+        new_learner(&args, &device)?
+    };
+    let config = learner.config.clone();
+    write_file(&args.out.join("config.json"), config.to_json().as_bytes())?;
+
+    let data_dir = args.data.clone().unwrap_or_else(|| PathBuf::from(BUNDLED_TRAIN));
+    let data = load_images(&data_dir, config.image_size())?;
+    let observed = data.to_tensor(&learner.device());
+    learner.set_observed_colours(&observed);
+    eprintln!(
+        "{} images of {}×{} from {}; {} grids {:?}, {} parameters, method {}, T = {}, batch {}",
+        data.len(),
+        config.image_size(),
+        config.image_size(),
+        data_dir.display(),
+        config.grids.len(),
+        config.scales,
+        config.parameter_count(),
+        config.method.name(),
+        config.langevin.steps,
+        config.batch_size
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // A second Ctrl-C while saving falls through to the default (the process ends).
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+
+    let log_path = args.out.join("log.jsonl");
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| Error::io(format!("opening {}", log_path.display()), e))?;
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.iters) };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(learner.iteration);
+
+    let save = |learner: &Learner, last: Option<&Iteration>| -> Result<(), Error> {
+        checkpoint::save(learner, &checkpoint_path)?;
+        if let Some(it) = last {
+            write_mosaics(&args.out, "observed", &it.observed)?;
+            write_mosaics(&args.out, "synthesized", &it.synthesized)?;
+        }
+        Ok(())
+    };
+
+    let mut last: Option<Iteration> = None;
+    while learner.iteration < args.iters && !stop.load(Ordering::SeqCst) {
+        let batch = observed.clone().select(0, index_tensor(&learner.batch_indices(data.len()), &learner.device()));
+        let started = Instant::now();
+        let it = match block_on(learner.learn(batch, &mut |_, _, _| {})) {
+            Ok(it) => it,
+            Err(e) => {
+                bar.abandon();
+                save(&learner, last.as_ref())?;
+                eprintln!("the model before the failing iteration is saved in {}", checkpoint_path.display());
+                return Err(e);
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let line = serde_json::json!({
+            "iteration": it.iteration, "seconds": seconds, "method": config.method.name(), "grids": it.grids,
+        });
+        writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
+        bar.set_message(summary(&it));
+        bar.set_position(it.iteration);
+        if args.quiet && (it.iteration % args.save_every == 0 || it.iteration == 1) {
+            eprintln!("iteration {} ({seconds:.2} s): {}", it.iteration, summary(&it));
+        }
+        if it.iteration % args.save_every == 0 {
+            save(&learner, Some(&it))?;
+        }
+        last = Some(it);
+    }
+    bar.finish();
+    save(&learner, last.as_ref())?;
+    if stop.load(Ordering::SeqCst) {
+        eprintln!("interrupted: saved iteration {} to {}", learner.iteration, checkpoint_path.display());
+    } else {
+        eprintln!("saved {} (iteration {})", checkpoint_path.display(), learner.iteration);
+    }
+    Ok(())
+}
+
+pub fn index_tensor(indices: &[usize], device: &burn::tensor::Device) -> burn::tensor::Tensor<1, burn::tensor::Int> {
+    let values: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, [indices.len()]), device)
+}

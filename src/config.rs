@@ -1,0 +1,401 @@
+//! Configuration as plain data (serde JSON): the scale list, one energy net per grid, the
+//! normalisation, Langevin dynamics, the optimiser and the learning method. Every checkpoint
+//! stores the whole configuration, so a model can always be rebuilt from its file alone.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// One convolution layer of a grid's bottom-up ConvNet: conv (TensorFlow 'SAME' padding) →
+/// normalisation → LeakyReLU(0.2).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvLayer {
+    pub channels: usize,
+    pub kernel: usize,
+    pub stride: usize,
+}
+
+/// The energy net f_k of one grid: conv layers, then a fully connected layer to one scalar.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct GridConfig {
+    /// Image size of this grid (s_k × s_k).
+    pub size: usize,
+    pub layers: Vec<ConvLayer>,
+}
+
+impl GridConfig {
+    /// Spatial size after every conv layer ('SAME' padding: ceil(size / stride)).
+    pub fn feature_size(&self) -> usize {
+        self.layers.iter().fold(self.size, |s, l| s.div_ceil(l.stride))
+    }
+
+    /// Inputs of the final fully connected layer.
+    pub fn fc_inputs(&self) -> usize {
+        let channels = self.layers.last().map_or(3, |l| l.channels);
+        channels * self.feature_size() * self.feature_size()
+    }
+}
+
+/// Normalisation after each convolution.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Norm {
+    /// No normalisation: f(I) depends on I alone.
+    None,
+    /// Batch statistics (the official code; also during Langevin), so one image's energy
+    /// depends on the rest of its batch.
+    Batch,
+}
+
+/// Which Langevin update to run.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LangevinForm {
+    /// I ← I + (δ²/2)(∂f/∂I − I/σ²) + δ·Z (the paper's equation).
+    Paper,
+    /// I ← I + (δ²/2)·∂f/∂I (the official code: no reference term; noise only if enabled).
+    Code,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct LangevinConfig {
+    pub form: LangevinForm,
+    /// T: Langevin steps per grid.
+    pub steps: usize,
+    /// δ: step size.
+    pub delta: f64,
+    /// σ: standard deviation of the Gaussian reference q(I) (paper form only).
+    pub sigma: f64,
+    /// Add δ·Z each step.
+    pub noise: bool,
+    /// Clamp pixels to [lo, hi] after each step (the official code clamps to [0, 255]).
+    pub clip: Option<[f32; 2]>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct OptimizerConfig {
+    /// Adam learning rate.
+    pub lr: f64,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub epsilon: f32,
+}
+
+/// How the synthesized examples of one learning iteration are obtained.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Algorithm 1: chains start at the 1×1 mean and move up every grid; all grids learn.
+    #[default]
+    Multigrid,
+    /// Contrastive divergence: chains start at the observed images of the finest grid.
+    Cd,
+    /// Persistent CD: chains continue from the previous iteration's synthesized images.
+    Pcd,
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Multigrid => "multigrid",
+            Method::Cd => "cd",
+            Method::Pcd => "pcd",
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "multigrid" => Ok(Method::Multigrid),
+            "cd" => Ok(Method::Cd),
+            "pcd" => Ok(Method::Pcd),
+            _ => Err(Error::Config(format!("unknown method '{s}': use multigrid, cd or pcd"))),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Image sizes from coarse to fine, starting at 1 (the per-channel mean); each divides the next.
+    pub scales: Vec<usize>,
+    /// One energy net per grid above 1×1, in the order of `scales[1..]`.
+    pub grids: Vec<GridConfig>,
+    pub norm: Norm,
+    pub langevin: LangevinConfig,
+    pub optimizer: OptimizerConfig,
+    pub batch_size: usize,
+    pub method: Method,
+    /// Langevin steps of CD and PCD on the finest grid; `None` gives the multi-grid chain's
+    /// budget, T × (number of grids), so the methods are compared at equal cost in steps.
+    #[serde(default)]
+    pub cd_steps: Option<usize>,
+}
+
+/// The official architectures (model.py), keyed by grid size.
+pub fn paper_layers(size: usize) -> Option<Vec<ConvLayer>> {
+    let l = |channels, kernel, stride| ConvLayer { channels, kernel, stride };
+    match size {
+        4 => Some(vec![l(96, 5, 2), l(128, 3, 1), l(256, 3, 1)]),
+        16 => Some(vec![l(96, 5, 2), l(128, 3, 1), l(256, 3, 1), l(512, 3, 1)]),
+        64 => Some(vec![l(64, 5, 2), l(128, 5, 2), l(256, 5, 2), l(512, 5, 2)]),
+        _ => None,
+    }
+}
+
+/// A generic net for a grid size without an official architecture: stride-2 5×5 convs that
+/// halve the image down to 4×4 (or one conv for grids of 4 and under), doubling channels from
+/// `base` up to `cap`.
+pub fn generic_layers(size: usize, base: usize, cap: usize) -> Vec<ConvLayer> {
+    let mut layers = Vec::new();
+    let (mut s, mut c) = (size, base);
+    loop {
+        let stride = if s > 4 { 2 } else { 1 };
+        layers.push(ConvLayer { channels: c, kernel: if s > 4 { 5 } else { 3 }, stride });
+        s = s.div_ceil(stride);
+        c = (c * 2).min(cap);
+        if s <= 4 {
+            break;
+        }
+    }
+    layers
+}
+
+impl Config {
+    /// The official code's architectures and hyper-parameters (grid sizes with no official
+    /// architecture fall back to [`generic_layers`]).
+    pub fn paper() -> Config {
+        let scales = vec![1, 4, 16, 64];
+        Config {
+            grids: grids_for(&scales, |s| paper_layers(s).unwrap_or_else(|| generic_layers(s, 64, 512))),
+            scales,
+            norm: Norm::Batch,
+            langevin: LangevinConfig {
+                form: LangevinForm::Code,
+                steps: 90,
+                delta: 0.3,
+                sigma: 50.0,
+                noise: false,
+                clip: Some([0.0, 255.0]),
+            },
+            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+            batch_size: 100,
+            method: Method::Multigrid,
+            cd_steps: None,
+        }
+    }
+
+    /// Sized for training on a CPU and in the browser: the paper's layer pattern with fewer
+    /// channels, fewer Langevin steps and a smaller batch (see README, "Presets").
+    pub fn small() -> Config {
+        let l = |channels, kernel, stride| ConvLayer { channels, kernel, stride };
+        let scales = vec![1, 4, 16, 64];
+        Config {
+            grids: grids_for(&scales, |s| match s {
+                4 => vec![l(32, 3, 1), l(64, 3, 1)],
+                16 => vec![l(32, 5, 2), l(64, 3, 1), l(96, 3, 2)],
+                64 => vec![l(32, 5, 2), l(64, 5, 2), l(96, 5, 2), l(128, 5, 2)],
+                _ => generic_layers(s, 32, 128),
+            }),
+            scales,
+            norm: Norm::None,
+            langevin: LangevinConfig {
+                form: LangevinForm::Code,
+                steps: 30,
+                delta: 0.3,
+                sigma: 50.0,
+                noise: false,
+                clip: Some([0.0, 255.0]),
+            },
+            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+            batch_size: 16,
+            method: Method::Multigrid,
+            cd_steps: None,
+        }
+    }
+
+    /// For tests: three grids up to 16×16, a few channels, a few steps.
+    pub fn tiny() -> Config {
+        let l = |channels, kernel, stride| ConvLayer { channels, kernel, stride };
+        let scales = vec![1, 4, 16];
+        Config {
+            grids: grids_for(&scales, |s| match s {
+                4 => vec![l(8, 3, 1)],
+                16 => vec![l(8, 5, 2), l(16, 3, 2)],
+                _ => generic_layers(s, 8, 16),
+            }),
+            scales,
+            norm: Norm::None,
+            langevin: LangevinConfig {
+                form: LangevinForm::Code,
+                steps: 10,
+                delta: 0.3,
+                sigma: 50.0,
+                noise: false,
+                clip: Some([0.0, 255.0]),
+            },
+            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+            batch_size: 8,
+            method: Method::Multigrid,
+            cd_steps: None,
+        }
+    }
+
+    pub fn preset(name: &str) -> Result<Config, Error> {
+        match name {
+            "paper" => Ok(Config::paper()),
+            "small" => Ok(Config::small()),
+            "tiny" => Ok(Config::tiny()),
+            _ => Err(Error::Config(format!("unknown preset '{name}': use paper, small or tiny"))),
+        }
+    }
+
+    pub const PRESETS: [&'static str; 3] = ["paper", "small", "tiny"];
+
+    pub fn from_json(json: &str) -> Result<Config, Error> {
+        let config: Config =
+            serde_json::from_str(json).map_err(|e| Error::Config(format!("invalid configuration JSON: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a Config always serialises")
+    }
+
+    /// The finest grid's image size.
+    pub fn image_size(&self) -> usize {
+        *self.scales.last().expect("validated: scales is not empty")
+    }
+
+    /// Langevin steps of one CD / PCD chain (see [`Config::cd_steps`]).
+    pub fn cd_steps(&self) -> usize {
+        self.cd_steps.unwrap_or(self.langevin.steps * self.grids.len())
+    }
+
+    /// Checks everything a model or a learner relies on, with a message that says what to fix.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.scales.len() < 2 || self.scales[0] != 1 {
+            return bad(format!("scales must start at 1 and name at least one grid, got {:?}", self.scales));
+        }
+        for w in self.scales.windows(2) {
+            if w[1] <= w[0] || w[1] % w[0] != 0 {
+                return bad(format!("each scale must divide the next and grow, got {:?}", self.scales));
+            }
+        }
+        if self.image_size() > 512 {
+            return bad(format!("the finest grid is {} pixels; at most 512 is supported", self.image_size()));
+        }
+        if self.grids.len() != self.scales.len() - 1 {
+            return bad(format!(
+                "{} grid nets for scales {:?}: need one per scale after 1",
+                self.grids.len(),
+                self.scales
+            ));
+        }
+        for (grid, &size) in self.grids.iter().zip(&self.scales[1..]) {
+            if grid.size != size {
+                return bad(format!("grid net for size {} listed where scale {size} is", grid.size));
+            }
+            if grid.layers.is_empty() {
+                return bad(format!("grid {size} has no conv layers"));
+            }
+            for l in &grid.layers {
+                if l.channels == 0 || l.kernel == 0 || l.stride == 0 || l.channels > 4096 || l.kernel > 15 {
+                    return bad(format!("grid {size}: invalid conv layer {l:?}"));
+                }
+            }
+        }
+        let lv = &self.langevin;
+        if lv.steps > 10_000 || !(lv.delta.is_finite() && lv.delta > 0.0) {
+            return bad(format!("Langevin needs 0 ≤ T ≤ 10000 and δ > 0, got T = {}, δ = {}", lv.steps, lv.delta));
+        }
+        if lv.form == LangevinForm::Paper && !(lv.sigma.is_finite() && lv.sigma > 0.0) {
+            return bad(format!("the paper form needs σ > 0, got {}", lv.sigma));
+        }
+        if let Some([lo, hi]) = lv.clip
+            && !(lo < hi)
+        {
+            return bad(format!("clip range [{lo}, {hi}] is empty"));
+        }
+        let o = &self.optimizer;
+        if !(o.lr.is_finite() && o.lr > 0.0) || !(0.0..1.0).contains(&o.beta1) || !(0.0..1.0).contains(&o.beta2) {
+            return bad(format!("Adam needs lr > 0 and 0 ≤ β < 1, got {o:?}"));
+        }
+        if self.batch_size == 0 || self.batch_size > 4096 {
+            return bad(format!("batch size must be 1..=4096, got {}", self.batch_size));
+        }
+        Ok(())
+    }
+
+    /// Number of trainable parameters of every grid's net.
+    pub fn parameter_count(&self) -> usize {
+        let norm = usize::from(self.norm == Norm::Batch);
+        self.grids
+            .iter()
+            .map(|g| {
+                let mut c_in = 3;
+                let mut n = 0;
+                for l in &g.layers {
+                    n += l.channels * c_in * l.kernel * l.kernel + l.channels + 2 * norm * l.channels;
+                    c_in = l.channels;
+                }
+                n + g.fc_inputs() + 1
+            })
+            .sum()
+    }
+}
+
+fn grids_for(scales: &[usize], layers: impl Fn(usize) -> Vec<ConvLayer>) -> Vec<GridConfig> {
+    scales[1..].iter().map(|&size| GridConfig { size, layers: layers(size) }).collect()
+}
+
+/// Replace the scale list of a configuration, keeping its nets where the sizes match and
+/// using [`generic_layers`] for new sizes.
+pub fn with_scales(mut config: Config, scales: Vec<usize>) -> Result<Config, Error> {
+    let widest = config.grids.iter().flat_map(|g| &g.layers).map(|l| l.channels).max().unwrap_or(64);
+    let old = std::mem::take(&mut config.grids);
+    config.grids = grids_for(&scales, |s| {
+        old.iter()
+            .find(|g| g.size == s)
+            .map(|g| g.layers.clone())
+            .unwrap_or_else(|| generic_layers(s, (widest / 8).max(8), widest))
+    });
+    config.scales = scales;
+    config.validate()?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_round_trip_through_json() {
+        for name in Config::PRESETS {
+            let c = Config::preset(name).unwrap();
+            c.validate().unwrap();
+            assert_eq!(Config::from_json(&c.to_json()).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn paper_preset_is_the_official_architecture() {
+        let c = Config::paper();
+        assert_eq!(c.grids[2].fc_inputs(), 512 * 4 * 4);
+        assert_eq!(c.grids[1].fc_inputs(), 512 * 8 * 8);
+        assert_eq!(c.grids[0].fc_inputs(), 256 * 2 * 2);
+        assert_eq!((c.langevin.steps, c.langevin.delta, c.optimizer.lr, c.batch_size), (90, 0.3, 0.3, 100));
+    }
+
+    #[test]
+    fn bad_scales_are_rejected_with_a_reason() {
+        let err = with_scales(Config::tiny(), vec![1, 4, 10]).unwrap_err().to_string();
+        assert!(err.contains("divide"), "{err}");
+        let c = with_scales(Config::small(), vec![1, 4, 16, 32]).unwrap();
+        assert_eq!(c.grids[2].size, 32);
+        assert_eq!(c.grids[2].feature_size(), 4);
+    }
+}

@@ -1,0 +1,96 @@
+//! Compute devices and host readback. Burn's CPU backend (flex) runs everywhere; wgpu runs
+//! natively on Vulkan/Metal/DX12 and in the browser on WebGPU, where the device must be created
+//! and read back asynchronously.
+
+use burn::prelude::*;
+use burn::tensor::Transaction;
+
+use crate::Error;
+
+/// Which backend runs the nets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Burn's pure-Rust CPU backend (flex), native and wasm.
+    Cpu,
+    /// wgpu: the native GPU APIs, or WebGPU in a browser.
+    Wgpu,
+    /// CUDA (native, behind the `cuda` feature).
+    Cuda,
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "cpu" => Ok(BackendKind::Cpu),
+            "wgpu" | "webgpu" => Ok(BackendKind::Wgpu),
+            "cuda" => Ok(BackendKind::Cuda),
+            _ => Err(Error::Device(format!("unknown device '{s}': use cpu, wgpu or cuda"))),
+        }
+    }
+}
+
+/// The CPU device (always available).
+pub fn cpu() -> Device {
+    Device::flex()
+}
+
+/// Create a device of the given kind (natively). The GPU kinds fail with a readable message
+/// when no adapter is found or when the build lacks the backend.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn create(kind: BackendKind) -> Result<Device, Error> {
+    match kind {
+        BackendKind::Cpu => Ok(cpu()),
+        BackendKind::Wgpu => Device::wgpu_options()
+            .init()
+            .map_err(|e| Error::Device(format!("no usable wgpu adapter ({e}); use --device cpu"))),
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => Ok(Device::cuda(0)),
+        #[cfg(not(feature = "cuda"))]
+        BackendKind::Cuda => Err(Error::Device(
+            "this build has no CUDA backend: rebuild with `cargo build --release --features cuda`".into(),
+        )),
+    }
+}
+
+/// Create the browser's WebGPU device. Call only after JavaScript found an adapter.
+#[cfg(target_arch = "wasm32")]
+pub async fn webgpu() -> Result<Device, Error> {
+    use burn::tensor::wgpu::WgpuBackend;
+    Device::wgpu_options()
+        .graphics_api(WgpuBackend::WebGpu)
+        .init_async()
+        .await
+        .map_err(|e| Error::Device(format!("WebGPU could not be initialised: {e}")))
+}
+
+/// Read tensors back to the host in one transaction (asynchronous, as WebGPU requires).
+pub async fn read_all<const D: usize>(tensors: Vec<Tensor<D>>) -> Result<Vec<Vec<f32>>, Error> {
+    let mut transaction = Transaction::default();
+    for t in tensors {
+        transaction = transaction.register(t);
+    }
+    let data = transaction
+        .execute_async()
+        .await
+        .map_err(|e| Error::Device(format!("reading tensors back from the device failed: {e:?}")))?;
+    data.into_iter()
+        .map(|d| d.convert::<f32>().try_into_vec::<f32>().map_err(|e| Error::Device(format!("tensor readback: {e:?}"))))
+        .collect()
+}
+
+/// Read one tensor back to the host.
+pub async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, Error> {
+    Ok(read_all(vec![tensor]).await?.remove(0))
+}
+
+/// Run a future to completion on native targets (the CLI and tests are synchronous).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn block_on<T>(future: impl Future<Output = T>) -> T {
+    futures_lite::future::block_on(future)
+}
+
+/// Upload host images [n, 3, s, s] (pixels in [0, 255]) to a device.
+pub fn images_tensor(values: Vec<f32>, n: usize, size: usize, device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values, [n, 3, size, size]), device)
+}

@@ -1,0 +1,319 @@
+//! The learner: the paper's Algorithm 1 (multi-grid learning), and the CD / persistent CD
+//! baselines on the same nets.
+
+use burn::optim::{Adam, AdamConfig, AdamState, Optimizer};
+use burn::prelude::*;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{Config, Method};
+use crate::device::read_all;
+use crate::energy::EnergyNet;
+use crate::langevin::langevin;
+use crate::pyramid::{pyramid, up_sample};
+use crate::{Error, Result};
+
+/// Called after every Langevin step with (grid index into `scales`, step, chain state).
+pub type StepHook<'a> = &'a mut dyn FnMut(usize, usize, &Tensor<4>);
+
+/// Monitoring figures of one grid in one iteration.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GridStats {
+    pub size: usize,
+    /// mean f(synthesized) − mean f(observed): the quantity minimised (None: grid not learned).
+    pub loss: Option<f32>,
+    /// mean |I^(k) − Ĩ^(k)| over pixels, in grey levels.
+    pub recon_error: f32,
+    pub energy_observed: Option<f32>,
+    pub energy_synthesized: Option<f32>,
+}
+
+/// What one learning iteration produced. Images are device tensors, one per scale
+/// (coarse to fine, the 1×1 grid first); read them back only when they are drawn.
+pub struct Iteration {
+    pub iteration: u64,
+    pub observed: Vec<Tensor<4>>,
+    pub synthesized: Vec<Tensor<4>>,
+    /// One per grid above 1×1.
+    pub grids: Vec<GridStats>,
+}
+
+pub struct Learner {
+    pub config: Config,
+    /// f_k for every grid above 1×1, in the order of `config.scales[1..]`.
+    pub nets: Vec<EnergyNet>,
+    /// Burn's Adam; its per-parameter state is kept here, flat and in the order of
+    /// [`crate::energy::parameter_specs`], so checkpoints name it and any device can hold it.
+    pub(crate) adam: Adam,
+    pub(crate) adam_states: Vec<Vec<Option<AdamState<1>>>>,
+    /// Learning iterations done so far.
+    pub iteration: u64,
+    pub(crate) rng: ChaCha8Rng,
+    /// Persistent CD's chains at the finest grid, carried from one iteration to the next.
+    pub(crate) persistent: Option<Tensor<4>>,
+    /// 1×1 colours (per-image means, [m, 3, 1, 1]) of observed images, where sampling starts.
+    pub(crate) colours: Option<Tensor<4>>,
+    /// The autodiff-enabled device the nets live on.
+    pub(crate) device: Device,
+}
+
+fn adam(config: &Config) -> Adam {
+    let o = &config.optimizer;
+    AdamConfig::new().with_beta_1(o.beta1).with_beta_2(o.beta2).with_epsilon(o.epsilon).build()
+}
+
+impl Learner {
+    /// A fresh model: every grid's net initialised from `seed`.
+    pub fn new(config: Config, seed: u64, device: &Device) -> Result<Learner> {
+        config.validate()?;
+        let device = device.clone().autodiff();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let nets = config.grids.iter().map(|g| EnergyNet::new(g, config.norm, &mut rng, &device)).collect();
+        Ok(Self::from_parts(config, nets, rng, &device))
+    }
+
+    pub(crate) fn from_parts(config: Config, nets: Vec<EnergyNet>, rng: ChaCha8Rng, device: &Device) -> Learner {
+        let adam_states = nets.iter().map(|n: &EnergyNet| vec![None; n.flat_parameters().len()]).collect();
+        Learner {
+            adam: adam(&config),
+            config,
+            nets,
+            adam_states,
+            iteration: 0,
+            rng,
+            persistent: None,
+            colours: None,
+            device: device.clone().autodiff(),
+        }
+    }
+
+    /// Change settings that keep the nets (Langevin, optimiser, batch size, method); the
+    /// caller keeps the architecture as it is.
+    pub fn set_config(&mut self, config: Config) {
+        debug_assert!(config.grids == self.config.grids && config.norm == self.config.norm);
+        self.adam = adam(&config);
+        if config.method != self.config.method {
+            self.persistent = None;
+        }
+        self.config = config;
+    }
+
+    /// The device the nets live on, without autodiff: create image tensors here.
+    pub fn device(&self) -> Device {
+        self.device.clone().inner()
+    }
+
+    /// Grids whose nets this method learns: all of them for multigrid, the finest for CD/PCD.
+    pub fn learned_grids(&self) -> std::ops::Range<usize> {
+        match self.config.method {
+            Method::Multigrid => 0..self.nets.len(),
+            Method::Cd | Method::Pcd => self.nets.len() - 1..self.nets.len(),
+        }
+    }
+
+    /// Restart the learner's random generator (batch order, starting colours, Langevin noise).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
+    }
+
+    /// Langevin noise comes from the device's generator; seed it from ours so that a run is
+    /// reproducible and a resumed run continues the same sequence.
+    fn seed_langevin_noise(&mut self) {
+        if self.config.langevin.noise {
+            self.device.seed(self.rng.random());
+        }
+    }
+
+    /// One learning iteration (Algorithm 1) on a batch of observed images at the finest size.
+    /// If any loss is not finite, nothing is updated and [`Error::Diverged`] is returned.
+    pub async fn learn(&mut self, observed: Tensor<4>, on_step: StepHook<'_>) -> Result<Iteration> {
+        self.seed_langevin_noise();
+        // 1. The observed pyramid I^(k): block averages of each observed image.
+        let observed = pyramid(observed, &self.config.scales);
+        // 2. Synthesized images Ĩ^(k): the multi-grid chain from the 1×1 means (or CD / PCD).
+        let synthesized = match self.config.method {
+            Method::Multigrid => self.multigrid_sampling(observed[0].clone(), on_step),
+            Method::Cd => self.finest_grid_chain(observed.last().expect("validated").clone(), on_step),
+            Method::Pcd => {
+                // The persistent chains start where multi-grid chains do, from the 1×1 means
+                // (up-sampled to the finest grid), and then carry on across iterations.
+                let start = match self.persistent.take() {
+                    Some(chains) if chains.dims() == observed.last().expect("validated").dims() => chains,
+                    _ => up_sample(observed[0].clone(), self.config.image_size()),
+                };
+                let synthesized = self.finest_grid_chain(start, on_step);
+                self.persistent = Some(synthesized.last().expect("non-empty").clone());
+                synthesized
+            }
+        };
+        // 3. Update every grid's net simultaneously from mean f(Ĩ^(k)) − mean f(I^(k)).
+        let grids = self.update(&observed, &synthesized).await?;
+        self.iteration += 1;
+        Ok(Iteration { iteration: self.iteration, observed, synthesized, grids })
+    }
+
+    /// Multi-grid sampling: from 1×1 images, up-sample to each grid and run T Langevin steps
+    /// under that grid's net. Returns the chain's result at every scale (the start first).
+    pub fn multigrid_sampling(&self, start: Tensor<4>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {
+        let scales = &self.config.scales;
+        let mut synthesized = vec![start];
+        for (k, net) in self.nets.iter().enumerate() {
+            let coarser = synthesized.last().expect("non-empty").clone();
+            let init = up_sample(coarser, scales[k + 1] / scales[k]);
+            let steps = self.config.langevin.steps;
+            let grid = k + 1;
+            let result = langevin(net, init, steps, &self.config.langevin, None, &mut |t, x| on_step(grid, t, x));
+            synthesized.push(result);
+        }
+        synthesized
+    }
+
+    /// CD / PCD: Langevin on the finest grid only, from `start`; the coarser scales of the
+    /// result are its block averages (shown, not learned from).
+    fn finest_grid_chain(&self, start: Tensor<4>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {
+        let finest = self.nets.len();
+        let net = self.nets.last().expect("validated: at least one grid");
+        let steps = self.config.cd_steps();
+        let result = langevin(net, start, steps, &self.config.langevin, None, &mut |t, x| on_step(finest, t, x));
+        pyramid(result, &self.config.scales)
+    }
+
+    /// Synthesize images from the model as it was learned: multi-grid sampling for a
+    /// multigrid model; for CD / PCD models, the finest grid's chain from the up-sampled 1×1
+    /// images, with the same step budget as in learning.
+    pub fn sample(&mut self, start: Tensor<4>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {
+        self.seed_langevin_noise();
+        match self.config.method {
+            Method::Multigrid => self.multigrid_sampling(start, on_step),
+            Method::Cd | Method::Pcd => {
+                let init = up_sample(start, self.config.image_size());
+                self.finest_grid_chain(init, on_step)
+            }
+        }
+    }
+
+    /// `n` 1×1 starting images: colours of observed images drawn at random (with the
+    /// learner's generator), or mid-grey when the model has seen no images.
+    pub fn starting_colours(&mut self, n: usize) -> Tensor<4> {
+        let device = self.device();
+        match &self.colours {
+            Some(colours) => {
+                let m = colours.dims()[0];
+                let picks: Vec<i64> = (0..n).map(|_| self.rng.random_range(0..m) as i64).collect();
+                colours.clone().select(0, Tensor::from_data(TensorData::new(picks, [n]), &device))
+            }
+            None => Tensor::full([n, 3, 1, 1], 127.5, &device),
+        }
+    }
+
+    /// Remember the 1×1 colours of the observed images (sampling starts from them).
+    pub fn set_observed_colours(&mut self, images: &Tensor<4>) {
+        let [n, c, ..] = images.dims();
+        let means = images.clone().mean_dims(&[2, 3]).reshape([n, c, 1, 1]);
+        self.colours = Some(means);
+    }
+
+    /// Draw `n` indices of a batch from a set of `len` images (without replacement while the
+    /// set is large enough), using the learner's generator so that a seed fixes the order.
+    pub fn batch_indices(&mut self, len: usize) -> Vec<usize> {
+        let mut all: Vec<usize> = (0..len).collect();
+        let mut picks = Vec::with_capacity(self.config.batch_size);
+        while picks.len() < self.config.batch_size {
+            let take = (self.config.batch_size - picks.len()).min(len);
+            for i in 0..take {
+                let j = self.rng.random_range(i..len);
+                all.swap(i, j);
+            }
+            picks.extend_from_slice(&all[..take]);
+        }
+        picks
+    }
+
+    /// Step 3 of Algorithm 1: for every learned grid, Adam on mean f(syn) − mean f(obs).
+    /// The figures are read back first, so a diverged iteration changes nothing.
+    async fn update(&mut self, observed: &[Tensor<4>], synthesized: &[Tensor<4>]) -> Result<Vec<GridStats>> {
+        let learned = self.learned_grids();
+        let pending: Vec<Pending> = (0..self.nets.len())
+            .map(|k| self.prepare(k, observed[k + 1].clone(), synthesized[k + 1].clone(), learned.contains(&k)))
+            .collect();
+        self.check_and_apply(pending).await
+    }
+
+    /// One grid's update alone (benchmarks, tests), checked like a learning iteration's.
+    pub async fn update_grid(&mut self, k: usize, observed: Tensor<4>, synthesized: Tensor<4>) -> Result<GridStats> {
+        let pending = self.prepare(k, observed, synthesized, true);
+        Ok(self.check_and_apply(vec![pending]).await?.remove(0))
+    }
+
+    /// The loss of grid k (tracked, when learned) and its monitoring figures (not yet read).
+    fn prepare(&self, k: usize, observed: Tensor<4>, synthesized: Tensor<4>, learned: bool) -> Pending {
+        let synthesized = synthesized.inner();
+        let mut figures = vec![(observed.clone() - synthesized.clone()).abs().mean()];
+        let loss = learned.then(|| {
+            let f_obs = self.nets[k].forward(observed.autodiff()).mean();
+            let f_syn = self.nets[k].forward(synthesized.autodiff()).mean();
+            let loss = f_syn.clone() - f_obs.clone();
+            figures.extend([loss.clone().inner(), f_obs.inner(), f_syn.inner()]);
+            loss
+        });
+        Pending { k, figures, loss }
+    }
+
+    /// Read every pending figure in one transaction; if all are finite, take one Adam step
+    /// per learned grid.
+    async fn check_and_apply(&mut self, pending: Vec<Pending>) -> Result<Vec<GridStats>> {
+        let figures = pending.iter().flat_map(|p| p.figures.iter().cloned()).collect();
+        let mut values = read_all(figures).await?.into_iter().flatten();
+        let mut stats = Vec::new();
+        for p in &pending {
+            let size = self.config.scales[p.k + 1];
+            let recon_error = values.next().expect("one value per figure");
+            let mut learned = [None; 3];
+            if p.loss.is_some() {
+                learned = [values.next(), values.next(), values.next()];
+            }
+            let [loss, energy_observed, energy_synthesized] = learned;
+            for (what, v) in [("loss", loss), ("f(observed)", energy_observed), ("f(synthesized)", energy_synthesized), ("reconstruction error", Some(recon_error))] {
+                if let Some(v) = v.filter(|v| !v.is_finite()) {
+                    return Err(Error::Diverged { iteration: self.iteration + 1, grid: size, what: format!("{what} is {v}") });
+                }
+            }
+            stats.push(GridStats { size, loss, recon_error, energy_observed, energy_synthesized });
+        }
+        for p in pending {
+            if let Some(loss) = p.loss {
+                self.adam_step(p.k, loss);
+            }
+        }
+        Ok(stats)
+    }
+
+    /// θ_k ← Adam(θ_k, ∂loss/∂θ_k).
+    fn adam_step(&mut self, k: usize, loss: Tensor<1>) {
+        let grads = loss.backward();
+        let lr = self.config.optimizer.lr;
+        let states = &mut self.adam_states[k];
+        let updated = self.nets[k]
+            .parameters_and_gradients(Some(&grads))
+            .into_iter()
+            .zip(states.iter_mut())
+            .map(|(((value, id), grad), state)| match grad {
+                Some(grad) => {
+                    let (value, next) = self.adam.step(lr, value, grad, state.take());
+                    *state = next;
+                    (value, id)
+                }
+                None => (value, id),
+            })
+            .collect();
+        self.nets[k] = EnergyNet::build(&self.config.grids[k], self.config.norm, updated);
+    }
+}
+
+/// A grid's update, computed but not yet checked or applied.
+struct Pending {
+    k: usize,
+    /// recon error, then (when learned) loss, mean f(obs), mean f(syn): scalars on the device.
+    figures: Vec<Tensor<1>>,
+    loss: Option<Tensor<1>>,
+}

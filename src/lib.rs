@@ -1,0 +1,52 @@
+//! Multi-grid energy-based generative ConvNets (Gao, Lu, Zhou, Zhu & Wu, CVPR 2018) on Burn.
+//!
+//! For each grid (1×1 → 4×4 → 16×16 → 64×64 by default) an energy-based model
+//! p(I) ∝ exp(f_θ(I)) whose f is a bottom-up ConvNet ([`energy::EnergyNet`]). Learning
+//! ([`learner::Learner`], the paper's Algorithm 1) synthesizes one image per observed image by
+//! starting from its 1×1 mean, up-sampling ([`pyramid`]) and running Langevin dynamics
+//! ([`langevin`]) on every grid in turn, then updates every grid's net from the difference
+//! between observed and synthesized images. CD and persistent CD are offered as baselines.
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod energy;
+pub mod interop;
+pub mod langevin;
+pub mod learner;
+pub mod mosaic;
+pub mod pyramid;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use config::{Config, LangevinForm, Method, Norm};
+pub use learner::Learner;
+
+/// Everything that can go wrong, each with a message that says what was wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Data(String),
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    #[error("{0}")]
+    Device(String),
+    #[error(
+        "learning diverged at iteration {iteration} (grid {grid}: {what}); the model was left as it was before this iteration. Lower the learning rate or δ, or use batch normalisation"
+    )]
+    Diverged { iteration: u64, grid: usize, what: String },
+    #[error("{0}")]
+    Io(String),
+}
+
+impl Error {
+    pub fn io(context: impl std::fmt::Display, e: std::io::Error) -> Error {
+        Error::Io(format!("{context}: {e}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,272 @@
+//! The wasm-bindgen surface: a thin layer over the library for the browser's worker. Every
+//! fallible call returns `Result`, which becomes a JavaScript exception with a readable message;
+//! panics are reported through console_error_panic_hook. All readback is asynchronous, as
+//! WebGPU requires. No algorithm lives here.
+
+use burn::prelude::*;
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use crate::config::Config;
+use crate::data::{self, ImageSet};
+use crate::device::{self, read_all};
+use crate::learner::{GridStats, Learner};
+use crate::{Error, checkpoint, mosaic};
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn js(e: Error) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// A model being trained or sampled in the browser, with its observed images.
+#[wasm_bindgen]
+pub struct Trainer {
+    learner: Learner,
+    observed: ImageSet,
+    observed_tensor: Option<Tensor<4>>,
+    /// Images of the last iteration or sample, one tensor per scale (coarse to fine).
+    shown_observed: Vec<Tensor<4>>,
+    shown_synthesized: Vec<Tensor<4>>,
+    /// Langevin frames of the last call: (grid index, step, images).
+    frames: Vec<(usize, usize, Tensor<4>)>,
+    backend: String,
+}
+
+async fn create_device(backend: &str) -> Result<Device, JsError> {
+    match backend {
+        "cpu" => Ok(device::cpu()),
+        "webgpu" => device::webgpu().await.map_err(js),
+        _ => Err(JsError::new(&format!("unknown backend '{backend}': use cpu or webgpu"))),
+    }
+}
+
+#[wasm_bindgen]
+impl Trainer {
+    /// A fresh model from a preset name ("paper", "small", "tiny") or a configuration JSON,
+    /// on "cpu" or "webgpu" (check for a WebGPU adapter in JavaScript first).
+    pub async fn create(config: &str, backend: &str, seed: u64) -> Result<Trainer, JsError> {
+        let config = if config.trim_start().starts_with('{') { Config::from_json(config) } else { Config::preset(config) }.map_err(js)?;
+        let device = create_device(backend).await?;
+        let learner = Learner::new(config, seed, &device).map_err(js)?;
+        Ok(Self::wrap(learner, backend))
+    }
+
+    /// A model from checkpoint bytes (.bpk), on "cpu" or "webgpu".
+    #[wasm_bindgen(js_name = fromCheckpoint)]
+    pub async fn from_checkpoint(bytes: &[u8], backend: &str) -> Result<Trainer, JsError> {
+        let device = create_device(backend).await?;
+        let learner = checkpoint::from_bytes(bytes, &device).map_err(js)?;
+        Ok(Self::wrap(learner, backend))
+    }
+
+    fn wrap(learner: Learner, backend: &str) -> Trainer {
+        let size = learner.config.image_size();
+        Trainer {
+            learner,
+            observed: ImageSet::new(size),
+            observed_tensor: None,
+            shown_observed: Vec::new(),
+            shown_synthesized: Vec::new(),
+            frames: Vec::new(),
+            backend: backend.to_string(),
+        }
+    }
+
+    pub fn backend(&self) -> String {
+        self.backend.clone()
+    }
+
+    #[wasm_bindgen(js_name = configJson)]
+    pub fn config_json(&self) -> String {
+        self.learner.config.to_json()
+    }
+
+    /// Change settings that keep the nets (Langevin, optimiser, batch size, method).
+    /// A change of architecture or scales is refused: create a new trainer for that.
+    #[wasm_bindgen(js_name = setConfig)]
+    pub fn set_config(&mut self, json: &str) -> Result<(), JsError> {
+        let config = Config::from_json(json).map_err(js)?;
+        let old = &self.learner.config;
+        if config.scales != old.scales || config.grids != old.grids || config.norm != old.norm {
+            return Err(JsError::new("scales, layers and normalisation are fixed for a model: reset to change them"));
+        }
+        self.learner.set_config(config);
+        Ok(())
+    }
+
+    pub fn iteration(&self) -> u64 {
+        self.learner.iteration
+    }
+
+    #[wasm_bindgen(js_name = imageCount)]
+    pub fn image_count(&self) -> usize {
+        self.observed.len()
+    }
+
+    /// The finest grid's size: images are centre-cropped and resized to it.
+    #[wasm_bindgen(js_name = imageSize)]
+    pub fn image_size(&self) -> usize {
+        self.learner.config.image_size()
+    }
+
+    /// Add an observed image from RGBA pixels (as a canvas gives them).
+    #[wasm_bindgen(js_name = addImageRgba)]
+    pub fn add_image_rgba(&mut self, name: &str, rgba: &[u8], width: u32, height: u32) -> Result<(), JsError> {
+        let pixels = data::from_rgba(rgba, width, height, self.image_size()).map_err(|e| JsError::new(&format!("{name}: {e}")))?;
+        self.push_image(name, pixels);
+        Ok(())
+    }
+
+    /// Add an observed image from an encoded file (PNG, JPEG, GIF, BMP, WebP, TIFF).
+    #[wasm_bindgen(js_name = addImageFile)]
+    pub fn add_image_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsError> {
+        let pixels = data::decode(bytes, self.image_size()).map_err(|e| JsError::new(&format!("{name}: {e}")))?;
+        self.push_image(name, pixels);
+        Ok(())
+    }
+
+    fn push_image(&mut self, name: &str, pixels: Vec<f32>) {
+        self.observed.push(name.to_string(), pixels);
+        self.observed_tensor = None;
+    }
+
+    #[wasm_bindgen(js_name = clearImages)]
+    pub fn clear_images(&mut self) {
+        self.observed = ImageSet::new(self.image_size());
+        self.observed_tensor = None;
+    }
+
+    /// One learning iteration on a batch of the observed images. Returns the per-grid
+    /// statistics as JSON. With `frame_every` > 0, every that many Langevin steps the chain is
+    /// kept for [`Trainer::read_frames`].
+    pub async fn learn(&mut self, frame_every: usize) -> Result<String, JsError> {
+        if self.observed.is_empty() {
+            return Err(JsError::new("no observed images: add some first"));
+        }
+        let observed = match &self.observed_tensor {
+            Some(t) => t.clone(),
+            None => {
+                let t = self.observed.to_tensor(&self.learner.device());
+                self.learner.set_observed_colours(&t);
+                self.observed_tensor = Some(t.clone());
+                t
+            }
+        };
+        let indices: Vec<i64> = self.learner.batch_indices(self.observed.len()).into_iter().map(|i| i as i64).collect();
+        let n = indices.len();
+        let batch = observed.select(0, Tensor::from_data(TensorData::new(indices, [n]), &self.learner.device()));
+        let mut frames = Vec::new();
+        let it = self
+            .learner
+            .learn(batch, &mut |grid, step, x| {
+                if frame_every > 0 && (step + 1) % frame_every == 0 {
+                    frames.push((grid, step, x.clone()));
+                }
+            })
+            .await
+            .map_err(js)?;
+        self.frames = frames;
+        self.shown_observed = it.observed;
+        self.shown_synthesized = it.synthesized;
+        Ok(stats_json(it.iteration, &it.grids))
+    }
+
+    /// Synthesize `n` images from the model by multi-grid sampling (no learning).
+    pub async fn sample(&mut self, n: usize, seed: u64, frame_every: usize) -> Result<(), JsError> {
+        if n == 0 || n > 256 {
+            return Err(JsError::new("sample between 1 and 256 images"));
+        }
+        self.learner.reseed(seed);
+        let start = self.learner.starting_colours(n);
+        let mut frames = Vec::new();
+        let chain = self.learner.sample(start, &mut |grid, step, x| {
+            if frame_every > 0 && (step + 1) % frame_every == 0 {
+                frames.push((grid, step, x.clone()));
+            }
+        });
+        // Wait for the chain here, so that the caller's next readback is quick.
+        read_all(vec![chain.last().expect("non-empty").clone().sum()]).await.map_err(js)?;
+        self.frames = frames;
+        self.shown_synthesized = chain;
+        Ok(())
+    }
+
+    /// RGBA pixels of the last iteration's (or sample's) images: one Uint8Array per scale,
+    /// coarse to fine, each n × s × s × 4 bytes. `which`: "observed" or "synthesized".
+    #[wasm_bindgen(js_name = readImages)]
+    pub async fn read_images(&self, which: &str) -> Result<Array, JsError> {
+        let images = match which {
+            "observed" => &self.shown_observed,
+            "synthesized" => &self.shown_synthesized,
+            _ => return Err(JsError::new("read 'observed' or 'synthesized' images")),
+        };
+        rgba_arrays(images).await
+    }
+
+    /// The kept Langevin frames: an array of {grid, step, rgba}.
+    #[wasm_bindgen(js_name = readFrames)]
+    pub async fn read_frames(&self) -> Result<Array, JsError> {
+        let tensors: Vec<Tensor<4>> = self.frames.iter().map(|(_, _, t)| t.clone()).collect();
+        let arrays = rgba_arrays(&tensors).await?;
+        let out = Array::new();
+        for ((grid, step, _), rgba) in self.frames.iter().zip(arrays.iter()) {
+            let o = js_sys::Object::new();
+            js_sys::Reflect::set(&o, &"grid".into(), &(*grid as u32).into()).expect("plain object");
+            js_sys::Reflect::set(&o, &"step".into(), &(*step as u32).into()).expect("plain object");
+            js_sys::Reflect::set(&o, &"rgba".into(), &rgba).expect("plain object");
+            out.push(&o);
+        }
+        Ok(out)
+    }
+
+    /// The model as checkpoint bytes (.bpk), Adam state included, read back asynchronously.
+    #[wasm_bindgen(js_name = exportWeights)]
+    pub async fn export_weights(&self) -> Result<Uint8Array, JsError> {
+        let bytes = checkpoint::to_bytes(&self.learner, true).await.map_err(js)?;
+        Ok(Uint8Array::from(bytes.as_slice()))
+    }
+
+    /// The model's weights as PyTorch-layout safetensors.
+    #[wasm_bindgen(js_name = exportSafetensors)]
+    pub async fn export_safetensors(&self) -> Result<Uint8Array, JsError> {
+        let bytes = crate::interop::export_safetensors(&self.learner).await.map_err(js)?;
+        Ok(Uint8Array::from(bytes.as_slice()))
+    }
+}
+
+async fn rgba_arrays(images: &[Tensor<4>]) -> Result<Array, JsError> {
+    let values = read_all(images.to_vec()).await.map_err(js)?;
+    let out = Array::new();
+    for (t, v) in images.iter().zip(values) {
+        let [n, _, s, _] = t.dims();
+        out.push(&Uint8Array::from(mosaic::to_rgba(&v, n, s).as_slice()));
+    }
+    Ok(out)
+}
+
+fn stats_json(iteration: u64, grids: &[GridStats]) -> String {
+    serde_json::json!({ "iteration": iteration, "grids": grids }).to_string()
+}
+
+/// Check that a checkpoint file is readable and return its configuration JSON (without
+/// building a model), so the page can refuse a bad file and keep its current model.
+#[wasm_bindgen(js_name = checkpointConfig)]
+pub fn checkpoint_config(bytes: &[u8]) -> Result<String, JsError> {
+    checkpoint::read_config(bytes).map(|c| c.to_json()).map_err(js)
+}
+
+/// The names of the presets.
+#[wasm_bindgen]
+pub fn presets() -> Array {
+    Config::PRESETS.iter().map(|p| JsValue::from_str(p)).collect()
+}
+
+/// A preset's configuration as JSON.
+#[wasm_bindgen(js_name = presetConfig)]
+pub fn preset_config(name: &str) -> Result<String, JsError> {
+    Config::preset(name).map(|c| c.to_json()).map_err(js)
+}

@@ -1,0 +1,98 @@
+//! Checkpoints: round trip, resume state, determinism, and clear errors for bad files.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+use common::*;
+use multigrid_ebm::checkpoint::{from_bytes, to_bytes};
+use multigrid_ebm::device::block_on;
+use multigrid_ebm::{Config, Error, Learner};
+
+fn trained(seed: u64, iterations: usize) -> Learner {
+    let config = Config::tiny();
+    let mut learner = Learner::new(config, seed, &cpu()).unwrap();
+    let data = tensor4(pseudo_random(8 * 3 * 16 * 16, 5, 0.0, 255.0), [8, 3, 16, 16]);
+    learner.set_observed_colours(&data);
+    for _ in 0..iterations {
+        block_on(learner.learn(data.clone(), &mut |_, _, _| {})).unwrap();
+    }
+    learner
+}
+
+fn energies(learner: &Learner) -> Vec<Vec<f32>> {
+    let x = tensor4(pseudo_random(4 * 3 * 16 * 16, 8, 0.0, 255.0), [4, 3, 16, 16]);
+    learner
+        .nets
+        .iter()
+        .zip(&learner.config.scales[1..])
+        .map(|(net, &s)| values(net.forward(multigrid_ebm::pyramid::resample(x.clone(), s))))
+        .collect()
+}
+
+#[test]
+fn round_trip_keeps_energies_and_training_state() {
+    let learner = trained(1, 3);
+    let bytes = block_on(to_bytes(&learner, true)).unwrap();
+    let mut loaded = from_bytes(&bytes, &cpu()).unwrap();
+    assert_eq!(energies(&learner), energies(&loaded));
+    assert_eq!(loaded.iteration, 3);
+    assert_eq!(loaded.config, learner.config);
+    // Saving the loaded learner gives the same bytes: nothing was lost or reordered.
+    assert_eq!(block_on(to_bytes(&loaded, true)).unwrap(), bytes);
+    // And a resumed learner continues exactly like the original.
+    let mut original = learner;
+    let data = tensor4(pseudo_random(8 * 3 * 16 * 16, 6, 0.0, 255.0), [8, 3, 16, 16]);
+    block_on(original.learn(data.clone(), &mut |_, _, _| {})).unwrap();
+    block_on(loaded.learn(data, &mut |_, _, _| {})).unwrap();
+    assert_eq!(block_on(to_bytes(&original, true)).unwrap(), block_on(to_bytes(&loaded, true)).unwrap());
+}
+
+#[test]
+fn same_seed_gives_identical_checkpoints_and_another_seed_does_not() {
+    let a = block_on(to_bytes(&trained(4, 3), true)).unwrap();
+    let b = block_on(to_bytes(&trained(4, 3), true)).unwrap();
+    let c = block_on(to_bytes(&trained(5, 3), true)).unwrap();
+    assert!(a == b, "same seed, different bytes");
+    assert!(a != c, "different seeds, same bytes");
+}
+
+fn checkpoint_error(bytes: &[u8]) -> String {
+    match from_bytes(bytes, &cpu()) {
+        Err(Error::Checkpoint(m)) => m,
+        Err(e) => panic!("expected a checkpoint error, got {e}"),
+        Ok(_) => panic!("a bad checkpoint was accepted"),
+    }
+}
+
+#[test]
+fn truncated_random_and_foreign_files_give_clear_errors() {
+    let bytes = block_on(to_bytes(&trained(1, 1), true)).unwrap();
+    for cut in [0, 5, 100, bytes.len() / 2, bytes.len() - 1] {
+        let m = checkpoint_error(&bytes[..cut]);
+        assert!(m.contains("truncated") || m.contains("corrupt"), "cut at {cut}: {m}");
+    }
+    let noise: Vec<u8> = pseudo_random(4096, 3, 0.0, 255.0).iter().map(|v| *v as u8).collect();
+    assert!(checkpoint_error(&noise).contains("not a readable burnpack"));
+    // A burnpack file that is not ours.
+    let foreign = burn::store::burn_pack::Writer::new(vec![]).with_metadata("format", "burnpack").into_bytes().unwrap();
+    assert!(checkpoint_error(&foreign).contains("not a multigrid checkpoint"));
+}
+
+#[test]
+fn a_checkpoint_whose_tensors_do_not_fit_its_architecture_is_refused() {
+    let bytes = block_on(to_bytes(&trained(1, 1), false)).unwrap();
+    // Swap the stored configuration for a wider one, keeping the tiny tensors.
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    assert!(text.contains("\"channels\": 8"));
+    let mut config = Config::tiny();
+    config.grids[0].layers[0].channels = 9;
+    let reader = burn::store::burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).unwrap();
+    let mut meta = reader.metadata().clone();
+    meta.insert("multigrid.config".into(), config.to_json());
+    let tensors = reader.into_tensors().unwrap();
+    let mut writer = burn::store::burn_pack::Writer::new(tensors);
+    for (k, v) in &meta {
+        writer = writer.with_metadata(k, v);
+    }
+    let m = checkpoint_error(&writer.into_bytes().unwrap());
+    assert!(m.contains("grid4.conv.0.weight") && m.contains("[9, 3, 3, 3]"), "{m}");
+}

@@ -1,0 +1,48 @@
+//! Helpers shared by the native integration tests.
+#![allow(dead_code)]
+
+use burn::prelude::*;
+use multigrid_ebm::device::{block_on, read};
+
+pub fn cpu() -> Device {
+    multigrid_ebm::device::cpu()
+}
+
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    block_on(read(t)).expect("readback")
+}
+
+pub fn tensor4(values: Vec<f32>, shape: [usize; 4]) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values, shape), &cpu())
+}
+
+/// max |a − b| / max |b|: the relative error of a whole tensor.
+pub fn relative_error(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs() as f64)).max(1e-30);
+    a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((x - y).abs() as f64)) / scale
+}
+
+/// Deterministic pseudo-random values in [lo, hi).
+pub fn pseudo_random(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            lo + (hi - lo) * ((s >> 40) as f32 / (1u64 << 24) as f32)
+        })
+        .collect()
+}
+
+/// A folder of PNG images made on the fly: horizontal stripes of two colours, period 8 rows
+/// (so the stripes survive down-sampling to 4×4), with a random phase per image.
+pub fn stripes_folder(dir: &std::path::Path, n: usize, size: u32) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..n {
+        let phase = (i * 3) as u32 % 8;
+        let img = image::RgbImage::from_fn(size, size, |_, y| {
+            if ((y + phase) / 4) % 2 == 0 { image::Rgb([220, 60, 40]) } else { image::Rgb([30, 40, 200]) }
+        });
+        img.save(dir.join(format!("stripes_{i:02}.png"))).unwrap();
+    }
+}

@@ -1,0 +1,98 @@
+//! Learning works: on a tiny synthetic dataset (two-colour stripes) 80 iterations move the
+//! synthesized images' contrast toward the data's (the gap at least halves; measured 3–13× over
+//! seeds), for multigrid and for persistent CD;
+//! and each method updates exactly the grids it should.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+use burn::prelude::*;
+use common::*;
+use multigrid_ebm::device::block_on;
+use multigrid_ebm::{Config, Learner, Method};
+
+/// Mean over images of each image's pixel standard deviation: 0 for flat images.
+fn contrast(images: &Tensor<4>) -> f64 {
+    let [n, c, h, w] = images.dims();
+    let px = values(images.clone());
+    let per = c * h * w;
+    (0..n)
+        .map(|i| {
+            let im = &px[i * per..(i + 1) * per];
+            let mean = im.iter().map(|&v| v as f64).sum::<f64>() / per as f64;
+            (im.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / per as f64).sqrt()
+        })
+        .sum::<f64>()
+        / n as f64
+}
+
+fn stripes() -> Tensor<4> {
+    let dir = std::env::temp_dir().join(format!("multigrid-learning-{}", std::process::id()));
+    stripes_folder(&dir, 16, 16);
+    let (set, _) = multigrid_ebm::data::load_folder(&dir, 16).unwrap();
+    set.to_tensor(&cpu())
+}
+
+/// |contrast(synthesized) − contrast(observed)| at the finest grid: at the first iteration and
+/// averaged over the last five of `iterations`.
+fn contrast_gap(method: Method, iterations: usize) -> (f64, f64) {
+    let data = stripes();
+    let target = contrast(&data);
+    let mut config = Config::tiny();
+    config.method = method;
+    let mut learner = Learner::new(config, 3, &cpu()).unwrap();
+    learner.set_observed_colours(&data);
+    let mut gaps = Vec::new();
+    for _ in 0..iterations {
+        let batch = data.clone().select(0, index(&learner.batch_indices(16)));
+        let it = block_on(learner.learn(batch, &mut |_, _, _| {})).unwrap();
+        gaps.push((contrast(it.synthesized.last().unwrap()) - target).abs());
+    }
+    let last = gaps[iterations - 5..].iter().sum::<f64>() / 5.0;
+    println!("{method:?}: data contrast {target:.1}, gap {:.1} → {last:.1}", gaps[0]);
+    (gaps[0], last)
+}
+
+fn index(i: &[usize]) -> Tensor<1, Int> {
+    Tensor::from_data(TensorData::new(i.iter().map(|&v| v as i64).collect::<Vec<_>>(), [i.len()]), &cpu())
+}
+
+#[test]
+fn multigrid_learning_moves_synthesized_contrast_to_the_data() {
+    let (first, last) = contrast_gap(Method::Multigrid, 80);
+    assert!(last * 2.0 < first, "contrast gap only fell from {first:.1} to {last:.1}");
+}
+
+#[test]
+fn persistent_cd_learning_moves_synthesized_contrast_to_the_data() {
+    let (first, last) = contrast_gap(Method::Pcd, 80);
+    assert!(last * 2.0 < first, "contrast gap only fell from {first:.1} to {last:.1}");
+}
+
+#[test]
+fn multigrid_updates_every_grid_and_cd_only_the_finest() {
+    let data = stripes();
+    for (method, changed) in [(Method::Multigrid, vec![true, true]), (Method::Cd, vec![false, true]), (Method::Pcd, vec![false, true])] {
+        let mut config = Config::tiny();
+        config.method = method;
+        let mut learner = Learner::new(config, 1, &cpu()).unwrap();
+        let before: Vec<Vec<f32>> = learner.nets.iter().map(|n| values(n.flat_parameters()[0].0.clone())).collect();
+        let it = block_on(learner.learn(data.clone().slice([0..8]), &mut |_, _, _| {})).unwrap();
+        let after: Vec<Vec<f32>> = learner.nets.iter().map(|n| values(n.flat_parameters()[0].0.clone())).collect();
+        let did: Vec<bool> = before.iter().zip(&after).map(|(b, a)| b != a).collect();
+        assert_eq!(did, changed, "{method:?}");
+        assert_eq!(it.grids.iter().map(|g| g.loss.is_some()).collect::<Vec<_>>(), changed, "{method:?}");
+    }
+}
+
+#[test]
+fn a_diverging_iteration_is_refused_and_changes_nothing() {
+    let mut config = Config::tiny();
+    config.langevin.clip = None;
+    config.langevin.delta = 1e30; // the chain overflows to infinity on the first step
+    let mut learner = Learner::new(config, 1, &cpu()).unwrap();
+    let before = values(learner.nets[1].flat_parameters()[0].0.clone());
+    let err = block_on(learner.learn(stripes().slice([0..8]), &mut |_, _, _| {})).err().expect("divergence is an error");
+    assert!(err.to_string().contains("diverged"), "{err}");
+    assert_eq!(learner.iteration, 0);
+    assert_eq!(values(learner.nets[1].flat_parameters()[0].0.clone()), before);
+}

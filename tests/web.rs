@@ -1,0 +1,102 @@
+//! Browser tests (`wasm-pack test --headless --chrome`): the wasm API in real Chromium, on
+//! Burn's CPU backend and on WebGPU where the browser has an adapter.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Array, Reflect, Uint8Array};
+use multigrid_ebm::web::{Trainer, checkpoint_config};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A striped RGBA image of w × h.
+fn stripes(w: u32, h: u32, phase: u32) -> Vec<u8> {
+    (0..w * h).flat_map(|i| if ((i / w + phase) / 4) % 2 == 0 { [220, 60, 40, 255] } else { [30, 40, 200, 255] }).collect()
+}
+
+async fn trainer_with_images(backend: &str) -> Trainer {
+    let mut t = Trainer::create("tiny", backend, 1).await.map_err(JsValue::from).unwrap();
+    for i in 0..8 {
+        t.add_image_rgba(&format!("s{i}"), &stripes(24, 20, i), 24, 20).map_err(JsValue::from).unwrap();
+    }
+    t
+}
+
+fn grids(stats: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(stats).unwrap();
+    v["grids"].as_array().unwrap().clone()
+}
+
+/// Learning iterations, images read back, and a checkpoint round trip, on one backend.
+async fn learn_and_round_trip(backend: &str) {
+    let mut t = trainer_with_images(backend).await;
+    let mut stats = String::new();
+    for _ in 0..3 {
+        stats = t.learn(5).await.map_err(JsValue::from).unwrap();
+    }
+    assert_eq!(t.iteration(), 3);
+    for g in grids(&stats) {
+        assert!(g["loss"].as_f64().unwrap().is_finite(), "{backend}: {g}");
+    }
+    let synthesized: Array = t.read_images("synthesized").await.map_err(JsValue::from).unwrap();
+    let sizes = [1usize, 4, 16];
+    assert_eq!(synthesized.length(), 3);
+    for (i, s) in sizes.iter().enumerate() {
+        let rgba: Uint8Array = synthesized.get(i as u32).dyn_into().unwrap();
+        assert_eq!(rgba.length() as usize, 8 * s * s * 4, "{backend}: grid {s}");
+    }
+    let frames = t.read_frames().await.map_err(JsValue::from).unwrap();
+    assert_eq!(frames.length(), 4, "{backend}: T = 10, a frame every 5 steps, 2 grids");
+
+    // Export → import: same samples from the same seed.
+    let bytes = t.export_weights().await.map_err(JsValue::from).unwrap().to_vec();
+    assert!(checkpoint_config(&bytes).map_err(JsValue::from).unwrap().contains("\"steps\": 10"));
+    let mut back = Trainer::from_checkpoint(&bytes, backend).await.map_err(JsValue::from).unwrap();
+    assert_eq!(back.iteration(), 3);
+    t.sample(4, 9, 0).await.map_err(JsValue::from).unwrap();
+    back.sample(4, 9, 0).await.map_err(JsValue::from).unwrap();
+    let a: Uint8Array = t.read_images("synthesized").await.map_err(JsValue::from).unwrap().get(2).dyn_into().unwrap();
+    let b: Uint8Array = back.read_images("synthesized").await.map_err(JsValue::from).unwrap().get(2).dyn_into().unwrap();
+    assert_eq!(a.to_vec(), b.to_vec(), "{backend}: reloaded weights sample differently");
+}
+
+#[wasm_bindgen_test]
+async fn cpu_backend_learns_and_round_trips() {
+    learn_and_round_trip("cpu").await;
+}
+
+/// navigator.gpu.requestAdapter(), or why there is none.
+async fn webgpu_adapter() -> Result<(), String> {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|_| "no navigator".to_string())?;
+    let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
+    if gpu.is_undefined() {
+        return Err("navigator.gpu is undefined (WebGPU disabled in this browser)".into());
+    }
+    let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into()).unwrap().dyn_into().unwrap();
+    let adapter = JsFuture::from(js_sys::Promise::from(request.call0(&gpu).unwrap())).await.unwrap_or(JsValue::NULL);
+    if adapter.is_null() { Err("requestAdapter() returned null".into()) } else { Ok(()) }
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_backend_learns_and_round_trips() {
+    if let Err(why) = webgpu_adapter().await {
+        web_sys::console::log_1(&format!("SKIPPED webgpu_backend_learns_and_round_trips: {why}").into());
+        return;
+    }
+    learn_and_round_trip("webgpu").await;
+}
+
+#[wasm_bindgen_test]
+async fn bad_input_is_an_exception_not_a_panic() {
+    let mut t = Trainer::create("tiny", "cpu", 1).await.map_err(JsValue::from).unwrap();
+    let err = JsValue::from(t.learn(0).await.unwrap_err());
+    assert!(format!("{err:?}").contains("no observed images"));
+    let err = JsValue::from(t.add_image_file("x.png", b"not an image").unwrap_err());
+    assert!(format!("{err:?}").contains("x.png"));
+    let err = JsValue::from(checkpoint_config(b"garbage").unwrap_err());
+    assert!(format!("{err:?}").contains("not a readable burnpack"));
+    assert!(Trainer::create("huge", "cpu", 1).await.is_err());
+    assert!(t.add_image_rgba("odd", &[0; 10], 2, 2).is_err());
+    assert_eq!(t.image_count(), 0, "failed adds add nothing");
+}
