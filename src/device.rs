@@ -53,15 +53,24 @@ pub fn create(kind: BackendKind) -> Result<Device, Error> {
     }
 }
 
-/// Create the browser's WebGPU device. Call only after JavaScript found an adapter.
+/// The browser's WebGPU device, created on first use and shared afterwards (Burn's runtime can be
+/// initialised once per page). Call only after JavaScript found an adapter.
 #[cfg(target_arch = "wasm32")]
 pub async fn webgpu() -> Result<Device, Error> {
     use burn::tensor::wgpu::WgpuBackend;
-    Device::wgpu_options()
+    thread_local! {
+        static WEBGPU: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
+    }
+    if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+        return Ok(device);
+    }
+    let device = Device::wgpu_options()
         .graphics_api(WgpuBackend::WebGpu)
         .init_async()
         .await
-        .map_err(|e| Error::Device(format!("WebGPU could not be initialised: {e}")))
+        .map_err(|e| Error::Device(format!("WebGPU could not be initialised: {e}")))?;
+    WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+    Ok(device)
 }
 
 /// Read tensors back to the host in one transaction (asynchronous, as WebGPU requires).
