@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::{Config, Method};
 use crate::device::read_all;
 use crate::energy::EnergyNet;
-use crate::langevin::langevin;
+use crate::langevin::{Known, langevin};
 use crate::pyramid::{pyramid, up_sample};
 use crate::{Error, Result};
 
@@ -133,7 +133,7 @@ impl Learner {
         // 2. Synthesized images Ĩ^(k): the multi-grid chain from the 1×1 means (or CD / PCD).
         let synthesized = match self.config.method {
             Method::Multigrid => self.multigrid_sampling(observed[0].clone(), on_step),
-            Method::Cd => self.finest_grid_chain(observed.last().expect("validated").clone(), on_step),
+            Method::Cd => self.finest_grid_chain(observed.last().expect("validated").clone(), None, on_step),
             Method::Pcd => {
                 // The persistent chains start where multi-grid chains do, from the 1×1 means
                 // (up-sampled to the finest grid), and then carry on across iterations.
@@ -141,7 +141,7 @@ impl Learner {
                     Some(chains) if chains.dims() == observed.last().expect("validated").dims() => chains,
                     _ => up_sample(observed[0].clone(), self.config.image_size()),
                 };
-                let synthesized = self.finest_grid_chain(start, on_step);
+                let synthesized = self.finest_grid_chain(start, None, on_step);
                 self.persistent = Some(synthesized.last().expect("non-empty").clone());
                 synthesized
             }
@@ -155,6 +155,12 @@ impl Learner {
     /// Multi-grid sampling: from 1×1 images, up-sample to each grid and run T Langevin steps
     /// under that grid's net. Returns the chain's result at every scale (the start first).
     pub fn multigrid_sampling(&self, start: Tensor<4>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {
+        self.multigrid_chain(start, &[], on_step)
+    }
+
+    /// The multi-grid chain, optionally holding known pixels fixed at each scale
+    /// (`known[k]` for `scales[k]`; missing entries hold nothing).
+    pub(crate) fn multigrid_chain(&self, start: Tensor<4>, known: &[Option<Known>], on_step: StepHook<'_>) -> Vec<Tensor<4>> {
         let scales = &self.config.scales;
         let mut synthesized = vec![start];
         for (k, net) in self.nets.iter().enumerate() {
@@ -162,7 +168,8 @@ impl Learner {
             let init = up_sample(coarser, scales[k + 1] / scales[k]);
             let steps = self.config.langevin.steps;
             let grid = k + 1;
-            let result = langevin(net, init, steps, &self.config.langevin, None, &mut |t, x| on_step(grid, t, x));
+            let fixed = known.get(grid).and_then(Option::as_ref);
+            let result = langevin(net, init, steps, &self.config.langevin, fixed, &mut |t, x| on_step(grid, t, x));
             synthesized.push(result);
         }
         synthesized
@@ -170,11 +177,11 @@ impl Learner {
 
     /// CD / PCD: Langevin on the finest grid only, from `start`; the coarser scales of the
     /// result are its block averages (shown, not learned from).
-    fn finest_grid_chain(&self, start: Tensor<4>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {
+    pub(crate) fn finest_grid_chain(&self, start: Tensor<4>, known: Option<&Known>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {
         let finest = self.nets.len();
         let net = self.nets.last().expect("validated: at least one grid");
         let steps = self.config.cd_steps();
-        let result = langevin(net, start, steps, &self.config.langevin, None, &mut |t, x| on_step(finest, t, x));
+        let result = langevin(net, start, steps, &self.config.langevin, known, &mut |t, x| on_step(finest, t, x));
         pyramid(result, &self.config.scales)
     }
 
@@ -187,7 +194,7 @@ impl Learner {
             Method::Multigrid => self.multigrid_sampling(start, on_step),
             Method::Cd | Method::Pcd => {
                 let init = up_sample(start, self.config.image_size());
-                self.finest_grid_chain(init, on_step)
+                self.finest_grid_chain(init, None, on_step)
             }
         }
     }

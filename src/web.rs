@@ -134,6 +134,19 @@ impl Trainer {
         self.observed_tensor = None;
     }
 
+    /// The observed images on the device (uploaded once after each change of the set).
+    fn observed_tensor(&mut self) -> Result<Tensor<4>, JsError> {
+        if self.observed.is_empty() {
+            return Err(JsError::new("no observed images: add some first"));
+        }
+        if self.observed_tensor.is_none() {
+            let t = self.observed.to_tensor(&self.learner.device());
+            self.learner.set_observed_colours(&t);
+            self.observed_tensor = Some(t);
+        }
+        Ok(self.observed_tensor.clone().expect("set above"))
+    }
+
     #[wasm_bindgen(js_name = clearImages)]
     pub fn clear_images(&mut self) {
         self.observed = ImageSet::new(self.image_size());
@@ -144,18 +157,7 @@ impl Trainer {
     /// statistics as JSON. With `frame_every` > 0, every that many Langevin steps the chain is
     /// kept for [`Trainer::read_frames`].
     pub async fn learn(&mut self, frame_every: usize) -> Result<String, JsError> {
-        if self.observed.is_empty() {
-            return Err(JsError::new("no observed images: add some first"));
-        }
-        let observed = match &self.observed_tensor {
-            Some(t) => t.clone(),
-            None => {
-                let t = self.observed.to_tensor(&self.learner.device());
-                self.learner.set_observed_colours(&t);
-                self.observed_tensor = Some(t.clone());
-                t
-            }
-        };
+        let observed = self.observed_tensor()?;
         let indices: Vec<i64> = self.learner.batch_indices(self.observed.len()).into_iter().map(|i| i as i64).collect();
         let n = indices.len();
         let batch = observed.select(0, Tensor::from_data(TensorData::new(indices, [n]), &self.learner.device()));
@@ -193,6 +195,52 @@ impl Trainer {
         self.frames = frames;
         self.shown_synthesized = chain;
         Ok(())
+    }
+
+    /// Show the observed pyramid of the first `n` observed images (before any learning).
+    #[wasm_bindgen(js_name = showObserved)]
+    pub fn show_observed(&mut self, n: usize) -> Result<(), JsError> {
+        let observed = self.observed_tensor()?;
+        let n = n.clamp(1, self.observed.len());
+        self.shown_observed = crate::pyramid::pyramid(observed.slice([0..n]), &self.learner.config.scales);
+        Ok(())
+    }
+
+    /// Recover the occluded pixels of one image (RGBA, any size: centre-cropped and resized to
+    /// the finest grid) given a mask of the same size (one byte per pixel, non-zero = occluded).
+    /// The chain's result per scale is kept for [`Trainer::read_images`] ("synthesized"); the
+    /// Langevin frames for [`Trainer::read_frames`]. Returns the mean absolute error over the
+    /// occluded pixels, in grey levels.
+    pub async fn inpaint(&mut self, rgba: &[u8], mask: &[u8], width: u32, height: u32, frame_every: usize) -> Result<f32, JsError> {
+        let size = self.image_size();
+        let image = data::from_rgba(rgba, width, height, size).map_err(js)?;
+        if mask.len() != (width * height) as usize {
+            return Err(JsError::new(&format!("the mask has {} bytes for a {width}×{height} image", mask.len())));
+        }
+        // The mask goes through the same crop and resize as the image; a pixel stays known
+        // only where the resized mask is (almost) wholly known.
+        let mask_rgba: Vec<u8> = mask.iter().flat_map(|&m| { let v = if m == 0 { 255 } else { 0 }; [v, v, v, 255] }).collect();
+        let known: Vec<f32> = data::from_rgba(&mask_rgba, width, height, size)
+            .map_err(js)?
+            .into_iter()
+            .take(size * size)
+            .map(|v| if v > 254.0 { 1.0 } else { 0.0 })
+            .collect();
+        let device = self.learner.device();
+        let original = device::images_tensor(image, 1, size, &device);
+        let known = Tensor::<4>::from_data(TensorData::new(known, [1, 1, size, size]), &device);
+        let mut frames = Vec::new();
+        let chain = crate::inpaint::recover(&self.learner, original.clone(), known.clone(), &mut |grid, step, x| {
+            if frame_every > 0 && (step + 1) % frame_every == 0 {
+                frames.push((grid, step, x.clone()));
+            }
+        });
+        let error = crate::inpaint::occluded_error(chain.last().expect("non-empty").clone(), original.clone(), known.clone());
+        let error = read_all(vec![error]).await.map_err(js)?[0][0];
+        self.frames = frames;
+        self.shown_observed = crate::pyramid::pyramid(original * known.expand([1, 3, size, size]), &self.learner.config.scales);
+        self.shown_synthesized = chain;
+        Ok(error)
     }
 
     /// RGBA pixels of the last iteration's (or sample's) images: one Uint8Array per scale,

@@ -1,0 +1,55 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { defineConfig, type Plugin } from 'vite';
+
+/** Every file under the given folders (relative paths). */
+function filesUnder(dirs: string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    if (!fs.existsSync(dir)) return;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(p);
+      else if (!entry.name.startsWith('.')) out.push(p.split(path.sep).join('/'));
+    }
+  };
+  dirs.forEach(walk);
+  return out.sort();
+}
+
+/** Serve the bundled dataset and pretrained weights in development and copy them into dist/,
+ *  keeping one copy of each in the repository (data/, weights/) for the CLI and the page. */
+function bundledAssets(dirs: string[]): Plugin {
+  const types: Record<string, string> = { '.png': 'image/png', '.json': 'application/json', '.bpk': 'application/octet-stream' };
+  return {
+    name: 'multigrid-bundled-assets',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const rel = decodeURIComponent((req.url ?? '').split('?')[0]).replace(/^\/+/, '');
+        if (dirs.some((d) => rel.startsWith(`${d}/`)) && fs.existsSync(rel) && fs.statSync(rel).isFile()) {
+          res.setHeader('Content-Type', types[path.extname(rel)] ?? 'application/octet-stream');
+          fs.createReadStream(rel).pipe(res);
+          return;
+        }
+        next();
+      });
+    },
+    generateBundle() {
+      for (const file of filesUnder(dirs)) {
+        if (file.endsWith('.md') || file.endsWith('.jsonl')) continue;
+        this.emitFile({ type: 'asset', fileName: file, source: fs.readFileSync(file) });
+      }
+    },
+  };
+}
+
+export default defineConfig({
+  // Relative URLs: the built page works from any sub-path (e.g. /multigrid-ebm/) of any static host.
+  base: './',
+  publicDir: 'www/public',
+  plugins: [bundledAssets(['data/textures', 'weights'])],
+  worker: { format: 'es' },
+  build: { outDir: 'dist', target: 'es2022', chunkSizeWarningLimit: 30000, assetsInlineLimit: 0 },
+  server: { port: 5173 },
+  preview: { port: 4173 },
+});

@@ -1,0 +1,71 @@
+// Learning curves with uPlot: per-grid loss (asinh scale: it is signed and spans many decades),
+// per-grid reconstruction error, and iterations per second.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { GridStats } from './protocol';
+
+const COLOURS = ['#e4572e', '#29335c', '#17bebb', '#a8c256', '#f3a712', '#8e44ad'];
+const KEEP = 5000;
+
+interface Chart {
+  plot: uPlot;
+  data: number[][];
+  root: HTMLElement;
+}
+
+function make(root: HTMLElement, series: string[], asinh: boolean): Chart {
+  const data: number[][] = [[], ...series.map(() => [])];
+  const opts: uPlot.Options = {
+    width: Math.max(240, root.clientWidth),
+    height: 180,
+    legend: { show: true },
+    cursor: { drag: { x: true, y: false } },
+    scales: { x: { time: false }, y: asinh ? { distr: 4, asinh: 1 } : {} },
+    axes: [{ label: 'iteration' }, { size: 56 }],
+    series: [{ label: 'iteration' }, ...series.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true }))],
+  };
+  root.replaceChildren();
+  return { plot: new uPlot(opts, data as uPlot.AlignedData, root), data, root };
+}
+
+export class Charts {
+  private loss?: Chart;
+  private recon?: Chart;
+  private speed?: Chart;
+  private grids: number[] = [];
+  points = 0;
+
+  constructor(private roots: { loss: HTMLElement; recon: HTMLElement; speed: HTMLElement }) {
+    new ResizeObserver(() => this.resize()).observe(roots.loss);
+  }
+
+  /** Start empty curves for grids of these sizes (the 1×1 grid has no net). */
+  reset(scales: number[]) {
+    this.grids = scales.slice(1);
+    const names = this.grids.map((s) => `grid ${s}`);
+    this.loss = make(this.roots.loss, names, true);
+    this.recon = make(this.roots.recon, names, false);
+    this.speed = make(this.roots.speed, ['iterations/s'], false);
+    this.points = 0;
+  }
+
+  push(iteration: number, grids: GridStats[], itersPerSecond: number) {
+    if (!this.loss || !this.recon || !this.speed) return;
+    const add = (chart: Chart, values: (number | null)[]) => {
+      chart.data[0].push(iteration);
+      values.forEach((v, i) => chart.data[i + 1].push(v ?? (null as unknown as number)));
+      if (chart.data[0].length > KEEP) chart.data.forEach((d) => d.shift());
+      chart.plot.setData(chart.data as uPlot.AlignedData);
+    };
+    add(this.loss, grids.map((g) => g.loss));
+    add(this.recon, grids.map((g) => g.recon_error));
+    add(this.speed, [itersPerSecond]);
+    this.points++;
+  }
+
+  private resize() {
+    for (const c of [this.loss, this.recon, this.speed]) {
+      if (c) c.plot.setSize({ width: Math.max(240, c.root.clientWidth), height: 180 });
+    }
+  }
+}

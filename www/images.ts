@@ -1,0 +1,76 @@
+// Getting images in: the file picker, drag-and-drop of files and folders, and the bundled set.
+export interface NamedBlob {
+  name: string;
+  blob: Blob;
+}
+
+/** Every file under a dropped folder (recursively), via the File System entries API. */
+async function filesOf(entry: FileSystemEntry, path = ''): Promise<NamedBlob[]> {
+  if (entry.isFile) {
+    const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
+    return [{ name: path + file.name, blob: file }];
+  }
+  const reader = (entry as FileSystemDirectoryEntry).createReader();
+  const children: FileSystemEntry[] = [];
+  // readEntries returns the listing in batches until an empty one.
+  for (;;) {
+    const batch = await new Promise<FileSystemEntry[]>((resolve, reject) => reader.readEntries(resolve, reject));
+    if (batch.length === 0) break;
+    children.push(...batch);
+  }
+  const nested = await Promise.all(children.filter((c) => !c.name.startsWith('.')).map((c) => filesOf(c, `${path}${entry.name}/`)));
+  return nested.flat();
+}
+
+/** The files of a drop: plain files, and the contents of dropped folders. */
+export async function droppedFiles(data: DataTransfer): Promise<NamedBlob[]> {
+  const entries = Array.from(data.items)
+    .map((item) => item.webkitGetAsEntry?.())
+    .filter((e): e is FileSystemEntry => !!e);
+  if (entries.length > 0) return (await Promise.all(entries.map((e) => filesOf(e)))).flat();
+  return Array.from(data.files).map((f) => ({ name: f.name, blob: f }));
+}
+
+/** Make the whole page a drop target; `onFiles` gets what was dropped. */
+export function acceptDrops(overlay: HTMLElement, onFiles: (files: NamedBlob[]) => void) {
+  let depth = 0;
+  const hasFiles = (e: DragEvent) => Array.from(e.dataTransfer?.types ?? []).includes('Files');
+  window.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    depth++;
+    overlay.hidden = false;
+  });
+  window.addEventListener('dragleave', () => {
+    if (--depth <= 0) {
+      depth = 0;
+      overlay.hidden = true;
+    }
+  });
+  window.addEventListener('dragover', (e) => hasFiles(e) && e.preventDefault());
+  window.addEventListener('drop', async (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    onFiles(await droppedFiles(e.dataTransfer!));
+  });
+}
+
+export interface Manifest {
+  size: number;
+  images: { file: string; split: string; source: string; licence: string }[];
+}
+
+/** The bundled texture set (training split by default), fetched next to the page. */
+export async function bundledImages(split = 'train'): Promise<NamedBlob[]> {
+  const base = new URL('data/textures/', document.baseURI);
+  const manifest: Manifest = await (await fetch(new URL('manifest.json', base))).json();
+  const wanted = manifest.images.filter((m) => m.split === split);
+  return Promise.all(
+    wanted.map(async (m) => {
+      const response = await fetch(new URL(m.file, base));
+      if (!response.ok) throw new Error(`${m.file}: HTTP ${response.status}`);
+      return { name: m.file, blob: await response.blob() };
+    }),
+  );
+}

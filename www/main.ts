@@ -1,0 +1,375 @@
+// The page: controls, every grid on canvases, learning curves. All computation runs in the worker.
+import './style.css';
+import { Charts } from './charts';
+import { WorkerClient } from './client';
+import { currentSettings, fillControls, problemWith, readUrl, writeUrl } from './controls';
+import { GridView } from './grids';
+import { acceptDrops, bundledImages, type NamedBlob } from './images';
+import { InpaintPanel } from './inpaint';
+import type { GridImages, ModelInfo, Replies } from './protocol';
+import { autosave } from './storage';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const SHOWN = 8;
+const AUTOSAVE_EVERY = 25;
+
+const url = readUrl();
+let client = new WorkerClient();
+let model: ModelInfo | null = null;
+let playing = false;
+let lastWeights: ArrayBuffer | null = null;
+let recentSeconds: number[] = [];
+
+const grids = new GridView($('grids'), SHOWN);
+const charts = new Charts({ loss: $('chart-loss'), recon: $('chart-recon'), speed: $('chart-speed') });
+const inpaint = new InpaintPanel((request) => run(() => client.call(request)));
+
+// ---------------------------------------------------------------- messages and status
+
+function message(text: string, kind: 'info' | 'error' = 'info') {
+  const box = $('messages');
+  const item = document.createElement('p');
+  item.className = kind;
+  item.textContent = text;
+  const close = document.createElement('button');
+  close.className = 'close';
+  close.setAttribute('aria-label', 'dismiss');
+  close.textContent = '×';
+  close.onclick = () => item.remove();
+  item.append(close);
+  box.prepend(item);
+  while (box.children.length > 4) box.lastElementChild!.remove();
+}
+
+function status(text: string) {
+  $('status').textContent = text;
+}
+
+function showModel(info: ModelInfo) {
+  model = info;
+  const badge = $('backend');
+  badge.dataset.backend = info.backend;
+  badge.textContent =
+    info.backend === 'webgpu'
+      ? `WebGPU · ${info.adapter ?? 'adapter'}`
+      : `CPU (wasm)${info.fallbackReason ? ` · ${info.fallbackReason}` : ''}`;
+  badge.title = badge.textContent;
+  grids.layout(info.scales);
+  if (charts.points === 0 || info.iteration === 0) charts.reset(info.scales);
+  inpaint.layout(info.scales);
+  setIteration(info.iteration);
+  setImageCount(info.imageCount);
+  document.body.dataset.ready = 'true';
+}
+
+function setIteration(n: number) {
+  $('iteration').textContent = String(n);
+  document.body.dataset.iteration = String(n);
+}
+
+function setImageCount(n: number) {
+  $('image-count').textContent = `${n} observed image${n === 1 ? '' : 's'}`;
+}
+
+// ---------------------------------------------------------------- running work
+
+/** Run one piece of work; a failure becomes a message (and, on WebGPU, a move to the CPU). */
+async function run<T>(work: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (e) {
+    const text = e instanceof Error ? e.message : String(e);
+    message(text, 'error');
+    if (model?.backend === 'webgpu' && !/diverged|no observed images|not a readable|checkpoint|fixed for a model/.test(text)) {
+      await fallBackToCpu(`WebGPU failed (${text})`);
+    }
+    return undefined;
+  }
+}
+
+/** Move the model to the CPU backend (a lost GPU device, a crashed worker), keeping the weights. */
+async function fallBackToCpu(reason: string) {
+  setPlaying(false);
+  message(`${reason}: continuing on the CPU backend with the last saved weights.`, 'error');
+  client.terminate();
+  client = new WorkerClient();
+  client.onCrash = onCrash;
+  const info = await client.call({ kind: 'start', backend: 'cpu', settings: { ...currentSettings() }, weights: lastWeights?.slice(0) ?? null });
+  showModel({ ...info, fallbackReason: reason });
+  await loadBundled();
+}
+
+function onCrash(text: string) {
+  void fallBackToCpu(`the model's worker stopped (${text})`);
+}
+client.onCrash = onCrash;
+
+function draw(observed: GridImages[] | null, synthesized: GridImages[] | null) {
+  if (observed) grids.showObserved(observed);
+  if (synthesized) grids.showSynthesized(synthesized);
+}
+
+function frameEvery(): number {
+  return ($('animate') as HTMLInputElement).checked ? Math.max(1, Math.floor(currentSettings().steps / 6)) : 0;
+}
+
+async function learnOnce(): Promise<boolean> {
+  const started = performance.now();
+  const r = await run(() => client.call({ kind: 'learn', frameEvery: frameEvery() }));
+  if (!r) return false;
+  setIteration(r.iteration);
+  recentSeconds = [...recentSeconds.slice(-9), (performance.now() - started) / 1000];
+  const itersPerSecond = recentSeconds.length / recentSeconds.reduce((a, b) => a + b, 0);
+  $('speed').textContent = `${itersPerSecond.toFixed(2)} it/s`;
+  charts.push(r.iteration, r.grids, itersPerSecond);
+  $('charts').dataset.points = String(charts.points);
+  grids.showObserved(r.observed);
+  if (r.frames.length > 0) await grids.animate(r.frames, r.synthesized);
+  else grids.showSynthesized(r.synthesized);
+  if (r.iteration % AUTOSAVE_EVERY === 0) await saveNow();
+  return true;
+}
+
+async function sample() {
+  const s = currentSettings();
+  const r = await run(() => client.call({ kind: 'sample', n: SHOWN, seed: s.seed, frameEvery: frameEvery() }));
+  if (!r) return;
+  if (r.frames.length > 0) await grids.animate(r.frames, r.synthesized);
+  else draw(null, r.synthesized);
+  status(`sampled ${SHOWN} images in ${r.seconds.toFixed(2)} s`);
+  document.body.dataset.sampled = String(Number(document.body.dataset.sampled ?? 0) + 1);
+}
+
+function setPlaying(on: boolean) {
+  playing = on;
+  const button = $('train');
+  button.textContent = on ? 'Pause' : 'Train';
+  button.setAttribute('aria-pressed', String(on));
+  document.body.dataset.playing = String(on);
+}
+
+async function play() {
+  if (playing) return;
+  if (!model || model.imageCount === 0) {
+    message('Add some images first (or press “Bundled textures”).', 'error');
+    return;
+  }
+  setPlaying(true);
+  status('training…');
+  while (playing) {
+    if (!(await learnOnce())) setPlaying(false);
+  }
+  status('paused');
+  await saveNow();
+}
+
+// ---------------------------------------------------------------- weights
+
+async function exportBytes(format: 'bpk' | 'safetensors'): Promise<Replies['export'] | undefined> {
+  return run(() => client.call({ kind: 'export', format }));
+}
+
+async function saveNow() {
+  const r = await exportBytes('bpk');
+  if (!r) return;
+  lastWeights = r.bytes.slice(0);
+  await autosave.save({ bytes: r.bytes, iteration: r.iteration, settings: currentSettings(), savedAt: Date.now() }).catch(() => undefined);
+}
+
+async function download(format: 'bpk' | 'safetensors') {
+  const r = await exportBytes(format);
+  if (!r) return;
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([r.bytes], { type: 'application/octet-stream' }));
+  a.download = `multigrid-${currentSettings().preset}-iteration${r.iteration}.${format}`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+/** Load a model from checkpoint bytes; a bad file leaves the current model as it is. */
+async function loadWeights(bytes: ArrayBuffer, what: string): Promise<boolean> {
+  setPlaying(false);
+  try {
+    const info = await client.call({ kind: 'load-weights', bytes }, [bytes]);
+    charts.reset(info.scales);
+    showModel(info);
+    fillControls(info.config, { preset: currentSettings().preset, seed: currentSettings().seed });
+    writeUrl(currentSettings(), url.backend);
+    message(`Loaded ${what} (iteration ${info.iteration}).`);
+    await sample();
+    return true;
+  } catch (e) {
+    message(`${what} is not a usable model: ${e instanceof Error ? e.message : e}. The current model is kept.`, 'error');
+    return false;
+  }
+}
+
+async function pretrainedWeights(preset: string): Promise<ArrayBuffer | null> {
+  try {
+    const response = await fetch(new URL(`weights/${preset}.bpk`, document.baseURI));
+    return response.ok ? await response.arrayBuffer() : null;
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------- images
+
+async function addImages(files: NamedBlob[]) {
+  if (files.length === 0) return;
+  status(`reading ${files.length} file${files.length === 1 ? '' : 's'}…`);
+  const r = await run(() => client.call({ kind: 'add-images', files }));
+  if (!r) return;
+  setImageCount(r.imageCount);
+  if (model) model.imageCount = r.imageCount;
+  if (r.failed.length > 0) {
+    message(`Skipped ${r.failed.length} file${r.failed.length === 1 ? '' : 's'} that could not be read: ${r.failed.map((f) => `${f.name} (${f.reason})`).join('; ')}. The other images are loaded.`, 'error');
+  }
+  status(`${r.added} image${r.added === 1 ? '' : 's'} added`);
+  if (r.imageCount > 0 && !playing) {
+    const shown = await run(() => client.call({ kind: 'show-observed', n: SHOWN }));
+    if (shown) draw(shown.observed, null);
+  }
+}
+
+async function loadBundled() {
+  try {
+    await addImages(await bundledImages('train'));
+  } catch (e) {
+    message(`The bundled textures could not be loaded: ${e instanceof Error ? e.message : e}`, 'error');
+  }
+}
+
+// ---------------------------------------------------------------- controls
+
+async function applySettings(event: Event) {
+  const s = currentSettings();
+  const problem = problemWith(s);
+  if (problem) {
+    message(problem, 'error');
+    return;
+  }
+  writeUrl(s, url.backend);
+  if ((event.target as HTMLElement).id === 'preset' || (event.target as HTMLElement).id === 'seed') {
+    await reset();
+  } else {
+    const info = await run(() => client.call({ kind: 'settings', settings: s }));
+    if (info) model = info;
+  }
+}
+
+async function reset() {
+  setPlaying(false);
+  const s = currentSettings();
+  const info = await run(() => client.call({ kind: 'reset', settings: s }));
+  if (!info) return;
+  charts.reset(info.scales);
+  showModel(info);
+  message(`New ${s.preset} model from seed ${s.seed}.`);
+  await sample();
+}
+
+function bindControls() {
+  $('train').onclick = () => (playing ? setPlaying(false) : void play());
+  $('step').onclick = async () => {
+    if (!playing) await learnOnce();
+  };
+  $('sample').onclick = () => void sample();
+  $('reset').onclick = () => void reset();
+  for (const id of ['preset', 'method', 'steps', 'delta', 'lr', 'batch', 'noise', 'seed']) $(id).addEventListener('change', applySettings);
+  $('files').addEventListener('change', async (e) => {
+    const input = e.target as HTMLInputElement;
+    await addImages(Array.from(input.files ?? []).map((f) => ({ name: f.name, blob: f })));
+    input.value = '';
+  });
+  $('use-bundled').onclick = () => void loadBundled();
+  $('clear-images').onclick = async () => {
+    setPlaying(false);
+    const r = await run(() => client.call({ kind: 'clear-images' }));
+    if (r) {
+      setImageCount(0);
+      if (model) model.imageCount = 0;
+    }
+  };
+  $('download').onclick = () => void download('bpk');
+  $('download-safetensors').onclick = () => void download('safetensors');
+  $('upload').addEventListener('change', async (e) => {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    if (file) await loadWeights(await file.arrayBuffer(), file.name);
+  });
+  $('pretrained').onclick = async () => {
+    const bytes = await pretrainedWeights('small');
+    if (bytes) await loadWeights(bytes, 'the pretrained small model');
+    else message('No pretrained weights are published with this page.', 'error');
+  };
+  acceptDrops($('drop-overlay'), (files) => {
+    const weights = files.filter((f) => f.name.endsWith('.bpk'));
+    if (weights.length > 0) void weights[0].blob.arrayBuffer().then((b) => loadWeights(b, weights[0].name));
+    void addImages(files.filter((f) => !f.name.endsWith('.bpk')));
+  });
+  window.addEventListener('keydown', (e) => {
+    const target = e.target as HTMLElement;
+    if (['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON'].includes(target.tagName) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === ' ') {
+      e.preventDefault();
+      $('train').click();
+    } else if (e.key === 's') $('step').click();
+    else if (e.key === 'r') $('sample').click();
+  });
+}
+
+async function offerResume() {
+  const saved = await autosave.load();
+  if (!saved || saved.iteration === 0) return;
+  const banner = $('resume');
+  const minutes = Math.max(1, Math.round((Date.now() - saved.savedAt) / 60000));
+  $('resume-text').textContent = `Resume your ${saved.settings.preset} model from iteration ${saved.iteration} (saved ${minutes} min ago)?`;
+  banner.hidden = false;
+  $('resume-yes').onclick = async () => {
+    banner.hidden = true;
+    if (await loadWeights(saved.bytes, 'your autosaved model')) {
+      fillControls(JSON.stringify({ ...JSON.parse(model!.config) }), { ...saved.settings });
+      writeUrl(currentSettings(), url.backend);
+    }
+  };
+  $('resume-no').onclick = async () => {
+    banner.hidden = true;
+    await autosave.clear();
+  };
+}
+
+// ---------------------------------------------------------------- start
+
+async function boot() {
+  bindControls();
+  status('starting the model…');
+  const started = performance.now();
+  const weights = url.overrides.preset === 'small' ? await pretrainedWeights('small') : null;
+  let info: ModelInfo;
+  try {
+    info = await client.call({ kind: 'start', backend: url.backend, settings: url.overrides, weights }, weights ? [weights] : []);
+  } catch (e) {
+    status('');
+    message(`The model could not start: ${e instanceof Error ? e.message : e}`, 'error');
+    return;
+  }
+  showModel(info);
+  fillControls(info.config, url.overrides);
+  writeUrl(currentSettings(), url.backend);
+  if (weights) {
+    await sample();
+    const seconds = (performance.now() - started) / 1000;
+    document.body.dataset.firstSample = seconds.toFixed(2);
+    status(`pretrained samples in ${seconds.toFixed(1)} s after load`);
+  }
+  await loadBundled();
+  await offerResume();
+  inpaint.start();
+  if ('serviceWorker' in navigator && import.meta.env.PROD) {
+    navigator.serviceWorker.register(new URL('sw.js', document.baseURI)).catch(() => undefined);
+  }
+}
+
+void boot();

@@ -1,0 +1,93 @@
+// Messages between the page and the worker that owns the wasm module. Every request gets exactly
+// one reply with the same id; the worker handles requests one at a time, in order.
+
+export type BackendChoice = 'auto' | 'cpu' | 'webgpu';
+export type Method = 'multigrid' | 'cd' | 'pcd';
+
+/** Settings a person can change while a model lives (mirrored in the URL). Requests carry the
+ *  ones that are set; the rest come from the preset or checkpoint. */
+export type Overrides = Partial<Settings> & { preset: string; seed: number };
+
+export interface Settings {
+  preset: string;
+  method: Method;
+  steps: number;
+  delta: number;
+  lr: number;
+  batch: number;
+  noise: boolean;
+  seed: number;
+}
+
+export interface GridStats {
+  size: number;
+  loss: number | null;
+  recon_error: number;
+  energy_observed: number | null;
+  energy_synthesized: number | null;
+}
+
+/** RGBA images per scale, coarse to fine (the 1×1 grid first); `count` images of `size`² each. */
+export interface GridImages {
+  size: number;
+  count: number;
+  rgba: Uint8Array;
+}
+
+export interface Frame {
+  grid: number;
+  step: number;
+  rgba: Uint8Array;
+}
+
+export interface ModelInfo {
+  backend: 'cpu' | 'webgpu';
+  /** Adapter description, when on WebGPU. */
+  adapter: string | null;
+  /** Why the CPU backend runs, when WebGPU was wanted or possible. */
+  fallbackReason: string | null;
+  config: string;
+  scales: number[];
+  iteration: number;
+  imageCount: number;
+}
+
+export type Request =
+  | { kind: 'start'; backend: BackendChoice; settings: Overrides; weights: ArrayBuffer | null }
+  | { kind: 'reset'; settings: Overrides }
+  | { kind: 'load-weights'; bytes: ArrayBuffer }
+  | { kind: 'fall-back-to-cpu'; reason: string; weights: ArrayBuffer | null; settings: Overrides }
+  | { kind: 'settings'; settings: Overrides }
+  | { kind: 'add-images'; files: { name: string; blob: Blob }[] }
+  | { kind: 'clear-images' }
+  | { kind: 'show-observed'; n: number }
+  | { kind: 'learn'; frameEvery: number }
+  | { kind: 'sample'; n: number; seed: number; frameEvery: number }
+  | { kind: 'export'; format: 'bpk' | 'safetensors' }
+  | { kind: 'inpaint'; rgba: Uint8Array; mask: Uint8Array; width: number; height: number; frameEvery: number };
+
+export interface Replies {
+  start: ModelInfo;
+  reset: ModelInfo;
+  'load-weights': ModelInfo;
+  'fall-back-to-cpu': ModelInfo;
+  settings: ModelInfo;
+  'add-images': { added: number; failed: { name: string; reason: string }[]; imageCount: number };
+  'clear-images': { imageCount: number };
+  'show-observed': { observed: GridImages[] };
+  learn: { iteration: number; grids: GridStats[]; observed: GridImages[]; synthesized: GridImages[]; frames: Frame[]; seconds: number };
+  sample: { synthesized: GridImages[]; frames: Frame[]; seconds: number };
+  export: { bytes: ArrayBuffer; iteration: number };
+  inpaint: { masked: GridImages[]; recovered: GridImages[]; frames: Frame[]; error: number };
+}
+
+export type RequestOf<K extends Request['kind']> = Extract<Request, { kind: K }>;
+
+export interface Envelope {
+  id: number;
+  request: Request;
+}
+
+export type Reply =
+  | { id: number; ok: true; result: Replies[Request['kind']] }
+  | { id: number; ok: false; error: string };

@@ -1,0 +1,220 @@
+// The worker owns the wasm module and the model. It handles one request at a time (wasm-bindgen
+// objects must not be re-entered while an async call is in flight) and never blocks the page.
+import init, { Trainer, checkpointConfig, presetConfig } from './pkg/multigrid_ebm.js';
+import wasmUrl from './pkg/multigrid_ebm_bg.wasm?url';
+import type { BackendChoice, Envelope, Frame, GridImages, ModelInfo, Overrides, Replies, Reply, Request } from './protocol';
+
+let trainer: Trainer | null = null;
+let adapterName: string | null = null;
+let fallbackReason: string | null = null;
+let images: { name: string; rgba: Uint8Array; width: number; height: number }[] = [];
+
+/** Find a WebGPU adapter, or say why there is none (before Burn touches the GPU). */
+async function findAdapter(): Promise<{ name: string } | { reason: string }> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) return { reason: 'this browser has no WebGPU (navigator.gpu is undefined)' };
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return { reason: 'WebGPU found no adapter (requestAdapter() returned null)' };
+    const info = adapter.info;
+    const name = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
+    return { name: (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ? `${name} (software)` : name };
+  } catch (e) {
+    return { reason: `requestAdapter() failed: ${String(e)}` };
+  }
+}
+
+/** Patch a configuration with the settings that are set (the preset decides the architecture). */
+function withSettings(configJson: string, s: Overrides): string {
+  const c = JSON.parse(configJson);
+  if (s.method !== undefined) c.method = s.method;
+  if (s.batch !== undefined) c.batch_size = s.batch;
+  if (s.steps !== undefined) c.langevin.steps = s.steps;
+  if (s.delta !== undefined) c.langevin.delta = s.delta;
+  if (s.noise !== undefined) c.langevin.noise = s.noise;
+  if (s.lr !== undefined) c.optimizer.lr = s.lr;
+  return JSON.stringify(c);
+}
+
+async function makeTrainer(backend: 'cpu' | 'webgpu', settings: Overrides, weights: ArrayBuffer | null): Promise<Trainer> {
+  if (weights) {
+    const t = await Trainer.fromCheckpoint(new Uint8Array(weights), backend);
+    // Keep the checkpoint's architecture; apply the person's live settings on top.
+    const config = JSON.parse(t.configJson());
+    if (JSON.stringify(config.grids) === JSON.stringify(JSON.parse(presetConfig(settings.preset)).grids)) {
+      t.setConfig(withSettings(t.configJson(), settings));
+    }
+    return t;
+  }
+  return Trainer.create(withSettings(presetConfig(settings.preset), settings), backend, BigInt(settings.seed));
+}
+
+/** Re-add the observed images to a new trainer (they live in the worker, not in the model). */
+function restoreImages(t: Trainer) {
+  for (const im of images) t.addImageRgba(im.name, im.rgba, im.width, im.height);
+}
+
+function info(): ModelInfo {
+  const t = trainer!;
+  const config = JSON.parse(t.configJson());
+  return {
+    backend: t.backend() as 'cpu' | 'webgpu',
+    adapter: t.backend() === 'webgpu' ? adapterName : null,
+    fallbackReason,
+    config: t.configJson(),
+    scales: config.scales,
+    iteration: Number(t.iteration()),
+    imageCount: t.imageCount(),
+  };
+}
+
+async function start(choice: BackendChoice, settings: Overrides, weights: ArrayBuffer | null): Promise<ModelInfo> {
+  await init({ module_or_path: wasmUrl });
+  let backend: 'cpu' | 'webgpu' = 'cpu';
+  fallbackReason = null;
+  if (choice === 'cpu') {
+    fallbackReason = 'the CPU backend was chosen (?backend=cpu)';
+  } else {
+    const found = await findAdapter();
+    if ('name' in found) {
+      backend = 'webgpu';
+      adapterName = found.name;
+    } else {
+      fallbackReason = found.reason;
+    }
+  }
+  try {
+    trainer = await makeTrainer(backend, settings, weights);
+  } catch (e) {
+    if (backend !== 'webgpu') throw e;
+    fallbackReason = `WebGPU failed to start (${messageOf(e)})`;
+    backend = 'cpu';
+    trainer = await makeTrainer(backend, settings, weights);
+  }
+  return info();
+}
+
+/** Decode files with the browser's own decoders; each failure is reported by name. */
+async function addImages(files: { name: string; blob: Blob }[]) {
+  const failed: { name: string; reason: string }[] = [];
+  let added = 0;
+  for (const { name, blob } of files) {
+    try {
+      const bitmap = await createImageBitmap(blob);
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d')!;
+      ctx.drawImage(bitmap, 0, 0);
+      bitmap.close();
+      const rgba = new Uint8Array(ctx.getImageData(0, 0, canvas.width, canvas.height).data.buffer);
+      trainer!.addImageRgba(name, rgba, canvas.width, canvas.height);
+      images.push({ name, rgba, width: canvas.width, height: canvas.height });
+      added++;
+    } catch (e) {
+      failed.push({ name, reason: e instanceof DOMException ? 'not an image this browser can decode' : messageOf(e) });
+    }
+  }
+  return { added, failed, imageCount: trainer!.imageCount() };
+}
+
+function gridImages(arrays: Uint8Array[], scales: number[]): GridImages[] {
+  return arrays.map((rgba, i) => ({ size: scales[i], count: rgba.length / (4 * scales[i] * scales[i]), rgba }));
+}
+
+async function readImages(which: 'observed' | 'synthesized'): Promise<GridImages[]> {
+  const arrays = (await trainer!.readImages(which)) as Uint8Array[];
+  return gridImages(arrays, info().scales);
+}
+
+async function readFrames(): Promise<Frame[]> {
+  return ((await trainer!.readFrames()) as { grid: number; step: number; rgba: Uint8Array }[]).map((f) => ({ ...f }));
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+async function handle(request: Request): Promise<Replies[Request['kind']]> {
+  switch (request.kind) {
+    case 'start':
+      return start(request.backend, request.settings, request.weights);
+    case 'reset':
+    case 'load-weights':
+    case 'fall-back-to-cpu': {
+      const weights = request.kind === 'load-weights' ? request.bytes : request.kind === 'fall-back-to-cpu' ? request.weights : null;
+      if (request.kind === 'load-weights') checkpointConfig(new Uint8Array(request.bytes)); // throws on a bad file
+      const backend = request.kind === 'fall-back-to-cpu' ? 'cpu' : (trainer?.backend() as 'cpu' | 'webgpu') ?? 'cpu';
+      const settings = request.kind === 'load-weights' ? null : request.settings;
+      const next = settings ? await makeTrainer(backend, settings, weights) : await Trainer.fromCheckpoint(new Uint8Array(weights!), backend);
+      if (request.kind === 'fall-back-to-cpu') fallbackReason = request.reason;
+      // A model of another image size cannot take the current images; drop them then.
+      if (trainer && next.imageSize() !== trainer.imageSize()) images = [];
+      restoreImages(next);
+      trainer?.free();
+      trainer = next;
+      return info();
+    }
+    case 'settings':
+      trainer!.setConfig(withSettings(trainer!.configJson(), request.settings));
+      return info();
+    case 'add-images':
+      return addImages(request.files);
+    case 'clear-images':
+      trainer!.clearImages();
+      images = [];
+      return { imageCount: 0 };
+    case 'show-observed':
+      trainer!.showObserved(request.n);
+      return { observed: await readImages('observed') };
+    case 'learn': {
+      const t0 = performance.now();
+      const stats = JSON.parse(await trainer!.learn(request.frameEvery));
+      const observed = await readImages('observed');
+      const synthesized = await readImages('synthesized');
+      const frames = request.frameEvery > 0 ? await readFrames() : [];
+      return { ...stats, observed, synthesized, frames, seconds: (performance.now() - t0) / 1000 };
+    }
+    case 'sample': {
+      const t0 = performance.now();
+      await trainer!.sample(request.n, BigInt(request.seed), request.frameEvery);
+      const synthesized = await readImages('synthesized');
+      const frames = request.frameEvery > 0 ? await readFrames() : [];
+      return { synthesized, frames, seconds: (performance.now() - t0) / 1000 };
+    }
+    case 'export': {
+      const bytes = request.format === 'bpk' ? await trainer!.exportWeights() : await trainer!.exportSafetensors();
+      return { bytes: bytes.slice().buffer, iteration: Number(trainer!.iteration()) };
+    }
+    case 'inpaint': {
+      const error = await trainer!.inpaint(request.rgba, request.mask, request.width, request.height, request.frameEvery);
+      const masked = await readImages('observed');
+      const recovered = await readImages('synthesized');
+      const frames = request.frameEvery > 0 ? await readFrames() : [];
+      return { masked, recovered, frames, error };
+    }
+  }
+}
+
+/** Every ArrayBuffer in a reply, so the page receives them without a copy. */
+function transferables(value: unknown, out: ArrayBuffer[] = []): ArrayBuffer[] {
+  if (value instanceof ArrayBuffer) out.push(value);
+  else if (ArrayBuffer.isView(value)) out.push(value.buffer as ArrayBuffer);
+  else if (Array.isArray(value)) value.forEach((v) => transferables(v, out));
+  else if (value && typeof value === 'object') Object.values(value).forEach((v) => transferables(v, out));
+  return [...new Set(out)];
+}
+
+// One request at a time, in order.
+let queue: Promise<void> = Promise.resolve();
+self.onmessage = (event: MessageEvent<Envelope>) => {
+  const { id, request } = event.data;
+  queue = queue.then(async () => {
+    let reply: Reply;
+    try {
+      reply = { id, ok: true, result: await handle(request) };
+    } catch (e) {
+      reply = { id, ok: false, error: messageOf(e) };
+    }
+    (self as unknown as Worker).postMessage(reply, transferables(reply));
+  });
+};
