@@ -12,6 +12,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod energy;
+pub mod eval;
 pub mod inpaint;
 pub mod interop;
 pub mod langevin;

@@ -17,6 +17,7 @@ use multigrid_ebm::{Config, Error, Learner, checkpoint};
 
 /// The bundled dataset and pretrained weights, found next to the sources this binary was built from.
 pub const BUNDLED_TRAIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/textures/train");
+pub const BUNDLED_HELD_OUT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/textures/held-out");
 pub const BUNDLED_WEIGHTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/small.bpk");
 
 #[derive(Parser)]
@@ -36,6 +37,10 @@ enum Command {
     Bench(bench::Args),
     /// Print f(I) of each image under a checkpoint's net, as JSON.
     Energy(eval::EnergyArgs),
+    /// Sample quality of a checkpoint against held-out images.
+    Eval(eval::EvalArgs),
+    /// Recover occluded pixels by Langevin with the known pixels clamped.
+    Inpaint(eval::InpaintArgs),
     /// Write a checkpoint's weights in another format (PyTorch-layout safetensors).
     Export(convert::ExportArgs),
     /// Make a checkpoint from PyTorch-layout safetensors weights.
@@ -63,6 +68,8 @@ pub fn main() -> ExitCode {
         Command::Sample(a) => sample::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Energy(a) => eval::energy(a),
+        Command::Eval(a) => eval::eval(a),
+        Command::Inpaint(a) => eval::inpaint(a),
         Command::Export(a) => convert::export(a),
         Command::Import(a) => convert::import(a),
     };
