@@ -18,15 +18,19 @@ function filesUnder(dirs: string[]): string[] {
 }
 
 /** Serve the bundled dataset and pretrained weights in development and copy them into dist/,
- *  keeping one copy of each in the repository (data/, weights/) for the CLI and the page. */
-function bundledAssets(dirs: string[]): Plugin {
+ *  keeping one copy of each in the repository (data/, weights/) for the CLI and the page.
+ *  `published` maps each folder to the file extensions the page needs from it (so training
+ *  logs, mosaics and READMEs stay out of the site). */
+function bundledAssets(published: Record<string, string[]>): Plugin {
   const types: Record<string, string> = { '.png': 'image/png', '.json': 'application/json', '.bpk': 'application/octet-stream' };
+  const isPublished = (file: string) =>
+    Object.entries(published).some(([dir, extensions]) => file.startsWith(`${dir}/`) && extensions.includes(path.extname(file)));
   return {
     name: 'multigrid-bundled-assets',
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
         const rel = decodeURIComponent((req.url ?? '').split('?')[0]).replace(/^\/+/, '');
-        if (dirs.some((d) => rel.startsWith(`${d}/`)) && fs.existsSync(rel) && fs.statSync(rel).isFile()) {
+        if (isPublished(rel) && fs.existsSync(rel) && fs.statSync(rel).isFile()) {
           res.setHeader('Content-Type', types[path.extname(rel)] ?? 'application/octet-stream');
           fs.createReadStream(rel).pipe(res);
           return;
@@ -35,8 +39,7 @@ function bundledAssets(dirs: string[]): Plugin {
       });
     },
     generateBundle() {
-      for (const file of filesUnder(dirs)) {
-        if (file.endsWith('.md') || file.endsWith('.jsonl')) continue;
+      for (const file of filesUnder(Object.keys(published)).filter(isPublished)) {
         this.emitFile({ type: 'asset', fileName: file, source: fs.readFileSync(file) });
       }
     },
@@ -47,7 +50,7 @@ export default defineConfig({
   // Relative URLs: the built page works from any sub-path (e.g. /multigrid-ebm/) of any static host.
   base: './',
   publicDir: 'www/public',
-  plugins: [bundledAssets(['data/textures', 'weights'])],
+  plugins: [bundledAssets({ 'data/textures': ['.png', '.json'], weights: ['.bpk'] })],
   worker: { format: 'es' },
   build: { outDir: 'dist', target: 'es2022', chunkSizeWarningLimit: 30000, assetsInlineLimit: 0 },
   server: { port: 5173 },

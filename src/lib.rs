@@ -7,6 +7,7 @@
 //! ([`langevin`]) on every grid in turn, then updates every grid's net from the difference
 //! between observed and synthesized images. CD and persistent CD are offered as baselines.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

@@ -307,6 +307,16 @@ pub fn checkpoint_config(bytes: &[u8]) -> Result<String, JsError> {
     checkpoint::read_config(bytes).map(|c| c.to_json()).map_err(js)
 }
 
+/// Time forward, Langevin step and update of one grid of a preset's nets at a batch size on a
+/// backend ("cpu" or "webgpu"); returns the row as JSON (see `multigrid bench`).
+#[wasm_bindgen]
+pub async fn bench(preset: &str, grid: usize, batch: usize, reps: usize, backend: &str) -> Result<String, JsError> {
+    let config = Config::preset(preset).map_err(js)?;
+    let device = create_device(backend).await?;
+    let row = crate::bench::time_grid(&config, grid, batch, reps, &device).await.map_err(js)?;
+    Ok(serde_json::to_string(&row).expect("plain data"))
+}
+
 /// The names of the presets.
 #[wasm_bindgen]
 pub fn presets() -> Array {

@@ -64,6 +64,7 @@ export type Request =
   | { kind: 'learn'; frameEvery: number }
   | { kind: 'sample'; n: number; seed: number; frameEvery: number }
   | { kind: 'export'; format: 'bpk' | 'safetensors' }
+  | { kind: 'bench'; preset: string; grid: number; batch: number; reps: number; backend: 'cpu' | 'webgpu' }
   | { kind: 'inpaint'; rgba: Uint8Array; mask: Uint8Array; width: number; height: number; frameEvery: number };
 
 export interface Replies {
@@ -78,6 +79,7 @@ export interface Replies {
   learn: { iteration: number; grids: GridStats[]; observed: GridImages[]; synthesized: GridImages[]; frames: Frame[]; seconds: number };
   sample: { synthesized: GridImages[]; frames: Frame[]; seconds: number };
   export: { bytes: ArrayBuffer; iteration: number };
+  bench: { grid: number; batch: number; forward_ms: number; langevin_step_ms: number; update_ms: number; gflops: number };
   inpaint: { masked: GridImages[]; recovered: GridImages[]; frames: Frame[]; error: number };
 }
 

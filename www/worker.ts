@@ -1,6 +1,6 @@
 // The worker owns the wasm module and the model. It handles one request at a time (wasm-bindgen
 // objects must not be re-entered while an async call is in flight) and never blocks the page.
-import init, { Trainer, checkpointConfig, presetConfig } from './pkg/multigrid_ebm.js';
+import init, { Trainer, bench, checkpointConfig, presetConfig } from './pkg/multigrid_ebm.js';
 import wasmUrl from './pkg/multigrid_ebm_bg.wasm?url';
 import type { BackendChoice, Envelope, Frame, GridImages, ModelInfo, Overrides, Replies, Reply, Request } from './protocol';
 
@@ -185,6 +185,8 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       const bytes = request.format === 'bpk' ? await trainer!.exportWeights() : await trainer!.exportSafetensors();
       return { bytes: bytes.slice().buffer, iteration: Number(trainer!.iteration()) };
     }
+    case 'bench':
+      return JSON.parse(await bench(request.preset, request.grid, request.batch, request.reps, request.backend));
     case 'inpaint': {
       const error = await trainer!.inpaint(request.rgba, request.mask, request.width, request.height, request.frameEvery);
       const masked = await readImages('observed');

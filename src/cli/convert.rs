@@ -12,7 +12,8 @@ pub struct ExportArgs {
     /// Checkpoint (.bpk); default: the bundled pretrained model.
     #[arg(long)]
     weights: Option<PathBuf>,
-    /// Output format (only safetensors, PyTorch layout).
+    /// safetensors (PyTorch layout), or bpk: a checkpoint of the weights and configuration
+    /// without the Adam state (a third of the size; for publishing, e.g. the page's weights).
     #[arg(long, default_value = "safetensors")]
     format: String,
     #[arg(long)]
@@ -38,11 +39,13 @@ pub struct ImportArgs {
 }
 
 pub fn export(args: ExportArgs) -> Result<(), Error> {
-    if args.format != "safetensors" {
-        return Err(Error::Config(format!("--format {}: only safetensors is supported", args.format)));
-    }
     let learner = load_weights(args.weights.as_deref(), &multigrid_ebm::device::cpu())?;
-    write_file(&args.out, &block_on(interop::export_safetensors(&learner))?)?;
+    let bytes = match args.format.as_str() {
+        "safetensors" => block_on(interop::export_safetensors(&learner))?,
+        "bpk" => block_on(checkpoint::to_bytes(&learner, false))?,
+        other => return Err(Error::Config(format!("--format {other}: use safetensors or bpk"))),
+    };
+    write_file(&args.out, &bytes)?;
     eprintln!("wrote {} ({} grids)", args.out.display(), learner.nets.len());
     Ok(())
 }

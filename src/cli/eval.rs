@@ -67,6 +67,10 @@ pub struct EvalArgs {
     n: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Score the images in this folder instead of sampling a model (e.g. real images, as a
+    /// reference, or samples made elsewhere).
+    #[arg(long, conflicts_with = "weights")]
+    images: Option<PathBuf>,
     /// One JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -88,20 +92,27 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
     if args.n < 2 {
         return Err(Error::Config("--n must be at least 2".into()));
     }
-    let device = args.device.create()?;
-    let mut learner = load_weights(args.weights.as_deref(), &device)?;
-    let size = learner.config.image_size();
+    let (synthesized, scales) = match &args.images {
+        Some(dir) => {
+            let scales = multigrid_ebm::Config::small().scales;
+            (load_images(dir, *scales.last().expect("non-empty"))?, scales)
+        }
+        None => {
+            let mut learner = load_weights(args.weights.as_deref(), &args.device.create()?)?;
+            (synthesize(&mut learner, args.n, args.seed)?, learner.config.scales.clone())
+        }
+    };
+    let size = synthesized.size;
     let held_out_dir = args.data.clone().unwrap_or_else(|| PathBuf::from(BUNDLED_HELD_OUT));
     let held_out = load_images(&held_out_dir, size)?;
     let train_dir = args.train.clone().or_else(|| args.data.is_none().then(|| PathBuf::from(BUNDLED_TRAIN)));
     let train = train_dir.map(|d| load_images(&d, size)).transpose()?;
-    let synthesized = synthesize(&mut learner, args.n, args.seed)?;
-    let m = evaluate(&synthesized, &held_out, train.as_ref(), &learner.config.scales, args.seed);
+    let m = evaluate(&synthesized, &held_out, train.as_ref(), &scales, args.seed);
     if args.json {
-        println!("{}", serde_json::json!({ "n": args.n, "seed": args.seed, "held_out": held_out.len(), "metrics": m }));
+        println!("{}", serde_json::json!({ "n": synthesized.len(), "seed": args.seed, "held_out": held_out.len(), "metrics": m }));
         return Ok(());
     }
-    println!("{} synthesized images (seed {}) against {} held-out images from {}", args.n, args.seed, held_out.len(), held_out_dir.display());
+    println!("{} images (seed {}) against {} held-out images from {}", synthesized.len(), args.seed, held_out.len(), held_out_dir.display());
     let levels: Vec<String> = m.swd.iter().map(|l| format!("{}: {:.1}", l.size, l.swd)).collect();
     println!("sliced Wasserstein ×10³ per Laplacian level   {}   mean {:.1}", levels.join("  "), m.swd_mean);
     let colours: Vec<String> = m.colour.iter().map(|c| format!("{}: {:.2}", c.size, c.distance)).collect();

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark: `multigrid bench` (release build, Burn's CPU backend) against the
+independent PyTorch implementation of the same nets (../shared/reference/torch_multigrid.py), with
+the same threads, grids (16 and 64, paper architectures), batches (16 and 100) and normalisations,
+measured in one run, plus the browser benchmark (scripts/bench-browser.mjs) when the page is built.
+Writes reports/bench.md.
+
+  scripts/bench.py [--threads 2] [--reps 5] [--python PATH] [--no-browser]
+PyTorch: PATH's python must import torch; without --python, .venv-bench is made with
+`pip install torch` (the PyPI wheel for Linux pulls CUDA libraries, several GB, but runs on CPU).
+"""
+import argparse, gzip, json, os, platform, re, subprocess, sys
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+REFERENCE = os.environ.get("REFERENCE", os.path.join(ROOT, "..", "shared", "reference", "torch_multigrid.py"))
+TORCH = "torch==2.15.0"
+
+
+def sh(cmd, env=None, capture=True):
+    print("$", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, check=True, text=True, env=env, cwd=ROOT, stdout=subprocess.PIPE if capture else None).stdout
+
+
+def python_with_torch(explicit):
+    if explicit:
+        return explicit
+    venv = os.path.join(ROOT, ".venv-bench")
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py) or subprocess.run([py, "-c", "import torch"], capture_output=True).returncode != 0:
+        sh([sys.executable, "-m", "venv", venv], capture=False)
+        sh([py, "-m", "pip", "install", "-q", TORCH, "safetensors"], capture=False)
+    return py
+
+
+def cpu_peak(threads):
+    """Theoretical f32 peak: cores × clock × FLOP/cycle/core from the vector units the CPU has."""
+    info = open("/proc/cpuinfo").read()
+    model = re.search(r"model name\s*:\s*(.*)", info).group(1).strip()
+    mhz = float(re.search(r"cpu MHz\s*:\s*([\d.]+)", info).group(1))
+    flags = set(re.search(r"flags\s*:\s*(.*)", info).group(1).split())
+    family = int(re.search(r"cpu family\s*:\s*(\d+)", info).group(1))
+    vendor = re.search(r"vendor_id\s*:\s*(\S+)", info).group(1)
+    if "avx512f" in flags and not (vendor == "AuthenticAMD" and family == 25):
+        per_cycle, why = 64, "AVX-512: 2 FMA units × 16 f32 lanes × 2 FLOP"
+    elif "fma" in flags:
+        per_cycle, why = 32, "2 FMA units × 8 f32 lanes (256-bit) × 2 FLOP" + (
+            " (AMD Zen 4 executes AVX-512 on 256-bit units)" if "avx512f" in flags else "")
+    else:
+        per_cycle, why = 16, "SSE/AVX without FMA"
+    peak = threads * mhz / 1e3 * per_cycle
+    return {"model": model, "vendor": vendor, "family": family, "mhz": mhz, "threads": threads,
+            "flop_per_cycle": per_cycle, "why": why, "gflops": peak}
+
+
+def browser_bench(reps):
+    if not os.path.exists(os.path.join(ROOT, "dist", "index.html")):
+        return None, "the page is not built (npm run build)"
+    try:
+        out = sh(["node", "scripts/bench-browser.mjs", "--reps", str(reps)])
+        return json.loads(out.strip().splitlines()[-1]), None
+    except subprocess.CalledProcessError as e:
+        return None, f"the browser benchmark failed ({e})"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--python")
+    p.add_argument("--no-browser", action="store_true")
+    a = p.parse_args()
+
+    sh(["cargo", "build", "--release"], capture=False)
+    py = python_with_torch(a.python)
+    env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    rows = []
+    for norm in ("none", "batch"):
+        ours = json.loads(sh(["target/release/multigrid", "bench", "--preset", "paper", "--grids", "16,64", "--batch", "16,100",
+                              "--norm", norm, "--reps", str(a.reps), "--json"], env=env))
+        theirs = json.loads(sh([py, REFERENCE, "bench", "--grids", "16,64", "--batches", "16,100", "--threads", str(a.threads),
+                                "--norm", norm, "--json"], env=env))
+        torch_version = theirs["meta"]["torch"]
+        for o in ours["rows"]:
+            t = next(r for r in theirs["rows"] if r["grid"] == o["grid"] and r["batch"] == o["batch"])
+            rows.append({"norm": norm, "grid": o["grid"], "batch": o["batch"], "ours": o, "torch": t})
+    peak = cpu_peak(a.threads)
+    browser, browser_note = (None, "skipped (--no-browser)") if a.no_browser else browser_bench(3)
+
+    def ratio(o, t):
+        return o / t
+
+    lines = [
+        "# Benchmark: multigrid-ebm (Burn, CPU) vs PyTorch on the same nets",
+        "",
+        f"Produced by `scripts/bench.py --threads {a.threads} --reps {a.reps}` on {peak['model']} ({a.threads} threads), "
+        f"{platform.system()} {platform.machine()}; PyTorch {torch_version}; release build; medians of {a.reps} after a warm-up, "
+        "both measured in this one run with the same thread count. Paper architectures (model.py), random inputs in [0, 255].",
+        "",
+        "| grid | batch | norm | op | ours ms | PyTorch ms | ratio (ours / PyTorch) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        for op in ("forward_ms", "langevin_step_ms", "update_ms"):
+            o, t = r["ours"][op], r["torch"][op]
+            lines.append(f"| {r['grid']} | {r['batch']} | {r['norm']} | {op[:-3].replace('_', ' ')} | {o:.1f} | {t:.1f} | {ratio(o, t):.2f} |")
+    lines += [
+        "",
+        f"Peak: {peak['threads']} cores × {peak['mhz']:.0f} MHz × {peak['flop_per_cycle']} f32 FLOP/cycle ({peak['why']}) = "
+        f"**{peak['gflops']:.0f} GFLOP/s** (theoretical, from /proc/cpuinfo; the clock is the reported base clock).",
+        "",
+        "| grid | batch | norm | Langevin step GFLOP/s (ours) | % of peak | PyTorch GFLOP/s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        flop = 2 * r["ours"]["forward_gflop"]
+        lines.append(f"| {r['grid']} | {r['batch']} | {r['norm']} | {r['ours']['gflops']:.1f} | {100 * r['ours']['gflops'] / peak['gflops']:.0f}% | "
+                     f"{flop / (r['torch']['langevin_step_ms'] / 1e3):.1f} |")
+    lines += ["", "FLOPs of a Langevin step are counted as 2 × the forward pass (forward + input gradient; multiply-add = 2 FLOP)."]
+
+    # Targets.
+    def worst(op, norm=None):
+        sel = [r for r in rows if norm is None or r["norm"] == norm]
+        return max(ratio(r["ours"][op], r["torch"][op]) for r in sel)
+    g64 = [r for r in rows if r["grid"] == 64]
+    best64 = max(100 * r["ours"]["gflops"] / peak["gflops"] for r in g64)
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for op in ("langevin_step_ms", "update_ms"):
+        w = worst(op)
+        lines.append(f"| {op[:-3].replace('_', ' ')} ≤ 0.8 × PyTorch (g16, g64; batch 16, 100) | worst ratio {w:.2f} | {'yes' if w <= 0.8 else 'no'} |")
+    lines.append(f"| ≥ 40% of peak on the g64 Langevin step | {best64:.0f}% (best g64 row) | {'yes' if best64 >= 40 else 'no'} |")
+    if browser:
+        lines += ["", "## In the browser", "", browser["summary"], ""]
+        for t in browser["targets"]:
+            lines.append(t)
+    else:
+        lines += ["", "## In the browser", "", f"Not measured: {browser_note}."]
+    text = "\n".join(lines) + "\n"
+    os.makedirs(os.path.join(ROOT, "reports"), exist_ok=True)
+    open(os.path.join(ROOT, "reports", "bench.md"), "w").write(text)
+    json.dump({"peak": peak, "rows": rows, "browser": browser}, open(os.path.join(ROOT, "reports", "bench.json"), "w"), indent=1)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
