@@ -194,6 +194,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         let seconds = started.elapsed().as_secs_f64();
         let line = serde_json::json!({
             "iteration": it.iteration, "seconds": seconds, "method": config.method.name(), "grids": it.grids,
+            "rss_mb": resident_mb(),
         });
         writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
         bar.set_message(summary(&it));
@@ -214,6 +215,13 @@ pub fn run(args: Args) -> Result<(), Error> {
         eprintln!("saved {} (iteration {})", checkpoint_path.display(), learner.iteration);
     }
     Ok(())
+}
+
+/// Resident memory of this process in MB (Linux; None elsewhere), logged to show it stays flat.
+fn resident_mb() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / 1e6)
 }
 
 pub fn index_tensor(indices: &[usize], device: &burn::tensor::Device) -> burn::tensor::Tensor<1, burn::tensor::Int> {
