@@ -71,7 +71,9 @@ pub fn nets_from_host(config: &Config, tensors: &HostTensors, device: &Device, s
                         )));
                     }
                     if values.iter().any(|v| !v.is_finite()) {
-                        return Err(Error::Checkpoint(format!("{source}: tensor '{name}' holds NaN or infinite values")));
+                        return Err(Error::Checkpoint(format!(
+                            "{source}: tensor '{name}' holds NaN or infinite values"
+                        )));
                     }
                     let t = Tensor::from_data(TensorData::new(values.clone(), [values.len()]), device);
                     Ok((t, burn::module::ParamId::new()))
@@ -213,9 +215,9 @@ pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Learner> {
         }
     }
     let images = |name: &str| {
-        host.get(name).filter(|(s, _)| s.len() == 4).map(|(s, v)| {
-            Tensor::<4>::from_data(TensorData::new(v.clone(), [s[0], s[1], s[2], s[3]]), &device)
-        })
+        host.get(name)
+            .filter(|(s, _)| s.len() == 4)
+            .map(|(s, v)| Tensor::<4>::from_data(TensorData::new(v.clone(), [s[0], s[1], s[2], s[3]]), &device))
     };
     learner.persistent = images(PCD_CHAINS);
     learner.colours = images(COLOURS);
@@ -234,5 +236,7 @@ pub fn save(learner: &Learner, path: &std::path::Path) -> Result<()> {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load(path: &std::path::Path, device: &Device) -> Result<Learner> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    from_bytes(&bytes, device).map_err(|e| Error::Checkpoint(format!("{}: {}", path.display(), e.to_string().trim_start_matches("checkpoint: "))))
+    from_bytes(&bytes, device).map_err(|e| {
+        Error::Checkpoint(format!("{}: {}", path.display(), e.to_string().trim_start_matches("checkpoint: ")))
+    })
 }

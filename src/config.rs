@@ -133,13 +133,17 @@ pub struct Config {
     pub cd_steps: Option<usize>,
 }
 
+/// One conv layer (shorthand for the architecture tables below).
+const fn layer(channels: usize, kernel: usize, stride: usize) -> ConvLayer {
+    ConvLayer { channels, kernel, stride }
+}
+
 /// The official architectures (model.py), keyed by grid size.
 pub fn paper_layers(size: usize) -> Option<Vec<ConvLayer>> {
-    let l = |channels, kernel, stride| ConvLayer { channels, kernel, stride };
     match size {
-        4 => Some(vec![l(96, 5, 2), l(128, 3, 1), l(256, 3, 1)]),
-        16 => Some(vec![l(96, 5, 2), l(128, 3, 1), l(256, 3, 1), l(512, 3, 1)]),
-        64 => Some(vec![l(64, 5, 2), l(128, 5, 2), l(256, 5, 2), l(512, 5, 2)]),
+        4 => Some(vec![layer(96, 5, 2), layer(128, 3, 1), layer(256, 3, 1)]),
+        16 => Some(vec![layer(96, 5, 2), layer(128, 3, 1), layer(256, 3, 1), layer(512, 3, 1)]),
+        64 => Some(vec![layer(64, 5, 2), layer(128, 5, 2), layer(256, 5, 2), layer(512, 5, 2)]),
         _ => None,
     }
 }
@@ -152,7 +156,7 @@ pub fn generic_layers(size: usize, base: usize, cap: usize) -> Vec<ConvLayer> {
     let (mut s, mut c) = (size, base);
     loop {
         let stride = if s > 4 { 2 } else { 1 };
-        layers.push(ConvLayer { channels: c, kernel: if s > 4 { 5 } else { 3 }, stride });
+        layers.push(layer(c, if s > 4 { 5 } else { 3 }, stride));
         s = s.div_ceil(stride);
         c = (c * 2).min(cap);
         if s <= 4 {
@@ -186,60 +190,39 @@ impl Config {
         }
     }
 
-    /// Sized for training on a CPU and in the browser: the paper's layer pattern with far fewer
-    /// channels (grid 64 is 16→32→64→128), batch statistics and Adam as in the paper, T = 30,
-    /// batch 8 (see README, "Presets", for the measurements behind it).
+    /// Sized for training on a CPU and in the browser: the paper's configuration with far fewer
+    /// channels (grid 64 is 16→32→64→128), T = 30 and batch 8 (see README, "Presets", for the
+    /// measurements behind it).
     pub fn small() -> Config {
-        let l = |channels, kernel, stride| ConvLayer { channels, kernel, stride };
-        let scales = vec![1, 4, 16, 64];
+        let paper = Config::paper();
         Config {
-            grids: grids_for(&scales, |s| match s {
-                4 => vec![l(32, 3, 1), l(64, 3, 1)],
-                16 => vec![l(32, 5, 2), l(64, 3, 1), l(96, 3, 2)],
-                64 => vec![l(16, 5, 2), l(32, 5, 2), l(64, 5, 2), l(128, 5, 2)],
+            grids: grids_for(&paper.scales, |s| match s {
+                4 => vec![layer(32, 3, 1), layer(64, 3, 1)],
+                16 => vec![layer(32, 5, 2), layer(64, 3, 1), layer(96, 3, 2)],
+                64 => vec![layer(16, 5, 2), layer(32, 5, 2), layer(64, 5, 2), layer(128, 5, 2)],
                 _ => generic_layers(s, 16, 128),
             }),
-            scales,
-            norm: Norm::Batch,
-            langevin: LangevinConfig {
-                form: LangevinForm::Code,
-                steps: 30,
-                delta: 0.3,
-                sigma: 50.0,
-                noise: false,
-                clip: Some([0.0, 255.0]),
-            },
-            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+            langevin: LangevinConfig { steps: 30, ..paper.langevin.clone() },
             batch_size: 8,
-            method: Method::Multigrid,
-            cd_steps: None,
+            ..paper
         }
     }
 
-    /// For tests: three grids up to 16×16, a few channels, a few steps.
+    /// For tests: three grids up to 16×16, a few channels, T = 10, no normalisation.
     pub fn tiny() -> Config {
-        let l = |channels, kernel, stride| ConvLayer { channels, kernel, stride };
+        let paper = Config::paper();
         let scales = vec![1, 4, 16];
         Config {
             grids: grids_for(&scales, |s| match s {
-                4 => vec![l(8, 3, 1)],
-                16 => vec![l(8, 5, 2), l(16, 3, 2)],
+                4 => vec![layer(8, 3, 1)],
+                16 => vec![layer(8, 5, 2), layer(16, 3, 2)],
                 _ => generic_layers(s, 8, 16),
             }),
             scales,
             norm: Norm::None,
-            langevin: LangevinConfig {
-                form: LangevinForm::Code,
-                steps: 10,
-                delta: 0.3,
-                sigma: 50.0,
-                noise: false,
-                clip: Some([0.0, 255.0]),
-            },
-            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+            langevin: LangevinConfig { steps: 10, ..paper.langevin.clone() },
             batch_size: 8,
-            method: Method::Multigrid,
-            cd_steps: None,
+            ..paper
         }
     }
 
@@ -317,12 +300,13 @@ impl Config {
             return bad(format!("the paper form needs σ > 0, got {}", lv.sigma));
         }
         if let Some([lo, hi]) = lv.clip
-            && !(lo < hi)
+            && lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less)
         {
             return bad(format!("clip range [{lo}, {hi}] is empty"));
         }
         let o = &self.optimizer;
-        if !(o.lr.is_finite() && o.lr > 0.0) || !(0.0..1.0).contains(&o.beta1) || !(0.0..1.0).contains(&o.beta2) {
+        let valid = o.lr.is_finite() && o.lr > 0.0 && (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2);
+        if !valid {
             return bad(format!("Adam needs lr > 0 and 0 ≤ β < 1, got {o:?}"));
         }
         if self.batch_size == 0 || self.batch_size > 4096 {

@@ -89,7 +89,11 @@ pub fn decode(bytes: &[u8], size: usize) -> Result<Vec<f32>> {
 /// Prepare raw RGBA pixels (as a browser canvas gives them).
 pub fn from_rgba(rgba: &[u8], width: u32, height: u32, size: usize) -> Result<Vec<f32>> {
     let buffer = ImageBuffer::<Rgba<u8>, _>::from_raw(width, height, rgba.to_vec()).ok_or_else(|| {
-        Error::Data(format!("{} bytes are not a {width}×{height} RGBA image ({} expected)", rgba.len(), 4 * width as usize * height as usize))
+        Error::Data(format!(
+            "{} bytes are not a {width}×{height} RGBA image ({} expected)",
+            rgba.len(),
+            4 * width as usize * height as usize
+        ))
     })?;
     prepare(&DynamicImage::ImageRgba8(buffer), size)
 }
@@ -100,7 +104,8 @@ fn files_under(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| Error::Data(format!("cannot read folder {}: {e}", d.display())))?;
+        let entries =
+            std::fs::read_dir(&d).map_err(|e| Error::Data(format!("cannot read folder {}: {e}", d.display())))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if entry.file_name().to_string_lossy().starts_with('.') {

@@ -52,7 +52,10 @@ pub struct EnergyNet {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// Xavier (Glorot) uniform, as the official code initialises conv and fc weights.
-    Xavier { fan_in: usize, fan_out: usize },
+    Xavier {
+        fan_in: usize,
+        fan_out: usize,
+    },
     Zeros,
     Ones,
 }

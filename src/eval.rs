@@ -72,7 +72,10 @@ impl Planes {
             for c in 0..3 {
                 for y in 0..s {
                     for x in 0..s {
-                        let sum = self.at(i, c, 2 * y, 2 * x) + self.at(i, c, 2 * y + 1, 2 * x) + self.at(i, c, 2 * y, 2 * x + 1) + self.at(i, c, 2 * y + 1, 2 * x + 1);
+                        let sum = self.at(i, c, 2 * y, 2 * x)
+                            + self.at(i, c, 2 * y + 1, 2 * x)
+                            + self.at(i, c, 2 * y, 2 * x + 1)
+                            + self.at(i, c, 2 * y + 1, 2 * x + 1);
                         px.push(sum / 4.0);
                     }
                 }
@@ -194,7 +197,8 @@ fn wasserstein_1d(mut a: Vec<f32>, mut b: Vec<f32>) -> f64 {
     a.sort_by(f32::total_cmp);
     b.sort_by(f32::total_cmp);
     let q = |v: &[f32], t: f64| v[((t * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)] as f64;
-    (0..QUANTILES).map(|i| (i as f64 + 0.5) / QUANTILES as f64).map(|t| (q(&a, t) - q(&b, t)).abs()).sum::<f64>() / QUANTILES as f64
+    (0..QUANTILES).map(|i| (i as f64 + 0.5) / QUANTILES as f64).map(|t| (q(&a, t) - q(&b, t)).abs()).sum::<f64>()
+        / QUANTILES as f64
 }
 
 /// Block-average every image of a set to `size`.
@@ -223,7 +227,10 @@ fn resample(set: &ImageSet, size: usize) -> Planes {
 fn colour_distance(a: &ImageSet, b: &ImageSet, size: usize) -> f64 {
     let (pa, pb) = (resample(a, size), resample(b, size));
     let channel = |p: &Planes, c: usize| -> Vec<f32> {
-        (0..p.n).flat_map(|i| (0..p.s * p.s).map(move |k| (i, k))).map(|(i, k)| p.px[(i * 3 + c) * p.s * p.s + k]).collect()
+        (0..p.n)
+            .flat_map(|i| (0..p.s * p.s).map(move |k| (i, k)))
+            .map(|(i, k)| p.px[(i * 3 + c) * p.s * p.s + k])
+            .collect()
     };
     (0..3).map(|c| wasserstein_1d(channel(&pa, c), channel(&pb, c))).sum::<f64>() / 3.0
 }
@@ -247,7 +254,13 @@ fn nearest_neighbour(from: &ImageSet, to: &ImageSet) -> f64 {
 
 /// Compare synthesized images with held-out ones (and, if given, with the training set).
 /// `scales` lists the grids for the colour distances. Both sets must have the same image size.
-pub fn evaluate(synthesized: &ImageSet, held_out: &ImageSet, train: Option<&ImageSet>, scales: &[usize], seed: u64) -> Metrics {
+pub fn evaluate(
+    synthesized: &ImageSet,
+    held_out: &ImageSet,
+    train: Option<&ImageSet>,
+    scales: &[usize],
+    seed: u64,
+) -> Metrics {
     assert_eq!(synthesized.size, held_out.size, "compare images of one size");
     let (la, lb) = (laplacian(synthesized), laplacian(held_out));
     let swd: Vec<LevelSwd> = la
@@ -263,7 +276,7 @@ pub fn evaluate(synthesized: &ImageSet, held_out: &ImageSet, train: Option<&Imag
     let swd_mean = swd.iter().map(|l| l.swd).sum::<f64>() / swd.len() as f64;
     let colour = scales
         .iter()
-        .filter(|&&s| s <= synthesized.size && synthesized.size % s == 0)
+        .filter(|&&s| s <= synthesized.size && synthesized.size.is_multiple_of(s))
         .map(|&size| GridColour { size, distance: colour_distance(synthesized, held_out, size) })
         .collect();
     let (nn_s, nn_h) = match train {

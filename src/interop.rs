@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use burn::prelude::*;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use safetensors::serialize;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::checkpoint::{HostTensors, nets_from_host, parameters_to_host, tensor_name};
 use crate::config::{Config, Norm};
@@ -64,7 +64,8 @@ pub fn import_config(bytes: &[u8], fallback: Config) -> Result<Config> {
 
 /// Named f32 tensors of a safetensors file (other dtypes are refused by name).
 pub fn read_safetensors(bytes: &[u8]) -> Result<HostTensors> {
-    let file = SafeTensors::deserialize(bytes).map_err(|e| Error::Checkpoint(format!("not a readable safetensors file ({e})")))?;
+    let file = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::Checkpoint(format!("not a readable safetensors file ({e})")))?;
     file.tensors()
         .into_iter()
         .map(|(name, view)| {

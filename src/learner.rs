@@ -160,7 +160,12 @@ impl Learner {
 
     /// The multi-grid chain, optionally holding known pixels fixed at each scale
     /// (`known[k]` for `scales[k]`; missing entries hold nothing).
-    pub(crate) fn multigrid_chain(&self, start: Tensor<4>, known: &[Option<Known>], on_step: StepHook<'_>) -> Vec<Tensor<4>> {
+    pub(crate) fn multigrid_chain(
+        &self,
+        start: Tensor<4>,
+        known: &[Option<Known>],
+        on_step: StepHook<'_>,
+    ) -> Vec<Tensor<4>> {
         let scales = &self.config.scales;
         let mut synthesized = vec![start];
         for (k, net) in self.nets.iter().enumerate() {
@@ -177,7 +182,12 @@ impl Learner {
 
     /// CD / PCD: Langevin on the finest grid only, from `start`; the coarser scales of the
     /// result are its block averages (shown, not learned from).
-    pub(crate) fn finest_grid_chain(&self, start: Tensor<4>, known: Option<&Known>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {
+    pub(crate) fn finest_grid_chain(
+        &self,
+        start: Tensor<4>,
+        known: Option<&Known>,
+        on_step: StepHook<'_>,
+    ) -> Vec<Tensor<4>> {
         let finest = self.nets.len();
         let net = self.nets.last().expect("validated: at least one grid");
         let steps = self.config.cd_steps();
@@ -280,9 +290,18 @@ impl Learner {
                 learned = [values.next(), values.next(), values.next()];
             }
             let [loss, energy_observed, energy_synthesized] = learned;
-            for (what, v) in [("loss", loss), ("f(observed)", energy_observed), ("f(synthesized)", energy_synthesized), ("reconstruction error", Some(recon_error))] {
+            for (what, v) in [
+                ("loss", loss),
+                ("f(observed)", energy_observed),
+                ("f(synthesized)", energy_synthesized),
+                ("reconstruction error", Some(recon_error)),
+            ] {
                 if let Some(v) = v.filter(|v| !v.is_finite()) {
-                    return Err(Error::Diverged { iteration: self.iteration + 1, grid: size, what: format!("{what} is {v}") });
+                    return Err(Error::Diverged {
+                        iteration: self.iteration + 1,
+                        grid: size,
+                        what: format!("{what} is {v}"),
+                    });
                 }
             }
             stats.push(GridStats { size, loss, recon_error, energy_observed, energy_synthesized });

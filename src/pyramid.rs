@@ -19,10 +19,7 @@ pub fn up_sample(images: Tensor<4>, factor: usize) -> Tensor<4> {
         return images;
     }
     let [n, c, h, w] = images.dims();
-    images
-        .reshape([n, c, h, 1, w, 1])
-        .expand([n, c, h, factor, w, factor])
-        .reshape([n, c, h * factor, w * factor])
+    images.reshape([n, c, h, 1, w, 1]).expand([n, c, h, factor, w, factor]).reshape([n, c, h * factor, w * factor])
 }
 
 /// Down- or up-sample images of any grid size to `size` (sizes must divide one another).

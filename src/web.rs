@@ -49,7 +49,9 @@ impl Trainer {
     /// A fresh model from a preset name ("paper", "small", "tiny") or a configuration JSON,
     /// on "cpu" or "webgpu" (check for a WebGPU adapter in JavaScript first).
     pub async fn create(config: &str, backend: &str, seed: u64) -> Result<Trainer, JsError> {
-        let config = if config.trim_start().starts_with('{') { Config::from_json(config) } else { Config::preset(config) }.map_err(js)?;
+        let config =
+            if config.trim_start().starts_with('{') { Config::from_json(config) } else { Config::preset(config) }
+                .map_err(js)?;
         let device = create_device(backend).await?;
         let learner = Learner::new(config, seed, &device).map_err(js)?;
         Ok(Self::wrap(learner, backend))
@@ -116,7 +118,8 @@ impl Trainer {
     /// Add an observed image from RGBA pixels (as a canvas gives them).
     #[wasm_bindgen(js_name = addImageRgba)]
     pub fn add_image_rgba(&mut self, name: &str, rgba: &[u8], width: u32, height: u32) -> Result<(), JsError> {
-        let pixels = data::from_rgba(rgba, width, height, self.image_size()).map_err(|e| JsError::new(&format!("{name}: {e}")))?;
+        let pixels = data::from_rgba(rgba, width, height, self.image_size())
+            .map_err(|e| JsError::new(&format!("{name}: {e}")))?;
         self.push_image(name, pixels);
         Ok(())
     }
@@ -211,7 +214,14 @@ impl Trainer {
     /// The chain's result per scale is kept for [`Trainer::read_images`] ("synthesized"); the
     /// Langevin frames for [`Trainer::read_frames`]. Returns the mean absolute error over the
     /// occluded pixels, in grey levels.
-    pub async fn inpaint(&mut self, rgba: &[u8], mask: &[u8], width: u32, height: u32, frame_every: usize) -> Result<f32, JsError> {
+    pub async fn inpaint(
+        &mut self,
+        rgba: &[u8],
+        mask: &[u8],
+        width: u32,
+        height: u32,
+        frame_every: usize,
+    ) -> Result<f32, JsError> {
         let size = self.image_size();
         let image = data::from_rgba(rgba, width, height, size).map_err(js)?;
         if mask.len() != (width * height) as usize {
@@ -219,7 +229,13 @@ impl Trainer {
         }
         // The mask goes through the same crop and resize as the image; a pixel stays known
         // only where the resized mask is (almost) wholly known.
-        let mask_rgba: Vec<u8> = mask.iter().flat_map(|&m| { let v = if m == 0 { 255 } else { 0 }; [v, v, v, 255] }).collect();
+        let mask_rgba: Vec<u8> = mask
+            .iter()
+            .flat_map(|&m| {
+                let v = if m == 0 { 255 } else { 0 };
+                [v, v, v, 255]
+            })
+            .collect();
         let known: Vec<f32> = data::from_rgba(&mask_rgba, width, height, size)
             .map_err(js)?
             .into_iter()
@@ -235,10 +251,12 @@ impl Trainer {
                 frames.push((grid, step, x.clone()));
             }
         });
-        let error = crate::inpaint::occluded_error(chain.last().expect("non-empty").clone(), original.clone(), known.clone());
+        let error =
+            crate::inpaint::occluded_error(chain.last().expect("non-empty").clone(), original.clone(), known.clone());
         let error = read_all(vec![error]).await.map_err(js)?[0][0];
         self.frames = frames;
-        self.shown_observed = crate::pyramid::pyramid(original * known.expand([1, 3, size, size]), &self.learner.config.scales);
+        self.shown_observed =
+            crate::pyramid::pyramid(original * known.expand([1, 3, size, size]), &self.learner.config.scales);
         self.shown_synthesized = chain;
         Ok(error)
     }

@@ -28,14 +28,32 @@ fn training_twice_with_one_seed_gives_byte_identical_checkpoints_and_sample_writ
     let data = dir.join("data");
     common::stripes_folder(&data, 12, 64);
     for run in ["r1", "r2"] {
-        multigrid(&["train", "--data", s(&data), "--preset", "tiny", "--iters", "20", "--seed", "1", "--quiet", "--out", s(&dir.join(run))]);
+        multigrid(&[
+            "train",
+            "--data",
+            s(&data),
+            "--preset",
+            "tiny",
+            "--iters",
+            "20",
+            "--seed",
+            "1",
+            "--quiet",
+            "--out",
+            s(&dir.join(run)),
+        ]);
     }
-    let (a, b) = (std::fs::read(dir.join("r1/checkpoint.bpk")).unwrap(), std::fs::read(dir.join("r2/checkpoint.bpk")).unwrap());
+    let (a, b) =
+        (std::fs::read(dir.join("r1/checkpoint.bpk")).unwrap(), std::fs::read(dir.join("r2/checkpoint.bpk")).unwrap());
     assert!(a == b, "two runs with seed 1 wrote different checkpoints");
     let log = std::fs::read_to_string(dir.join("r1/log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 20);
     let line: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
-    assert!(line["grids"][1]["loss"].is_number() && line["grids"][1]["recon_error"].is_number() && line["seconds"].is_number());
+    assert!(
+        line["grids"][1]["loss"].is_number()
+            && line["grids"][1]["recon_error"].is_number()
+            && line["seconds"].is_number()
+    );
     for size in [1, 4, 16] {
         assert!(dir.join(format!("r1/synthesized_{size}x{size}.png")).exists());
     }
@@ -63,10 +81,16 @@ fn sample_without_weights_uses_the_bundled_pretrained_model() {
 
 #[test]
 fn bench_prints_the_table_and_json() {
-    let table = String::from_utf8(multigrid(&["bench", "--preset", "tiny", "--batch", "2", "--reps", "1"]).stdout).unwrap();
-    assert!(table.contains("forward_ms") && table.contains("langevin_step_ms") && table.contains("update_ms"), "{table}");
-    let json: serde_json::Value =
-        serde_json::from_slice(&multigrid(&["bench", "--preset", "tiny", "--batch", "2", "--reps", "1", "--json"]).stdout).unwrap();
+    let table =
+        String::from_utf8(multigrid(&["bench", "--preset", "tiny", "--batch", "2", "--reps", "1"]).stdout).unwrap();
+    assert!(
+        table.contains("forward_ms") && table.contains("langevin_step_ms") && table.contains("update_ms"),
+        "{table}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &multigrid(&["bench", "--preset", "tiny", "--batch", "2", "--reps", "1", "--json"]).stdout,
+    )
+    .unwrap();
     let rows = json["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
     for key in ["grid", "batch", "forward_ms", "langevin_step_ms", "update_ms", "gflops"] {
@@ -79,10 +103,27 @@ fn energy_of_weights_imported_from_pytorch_agrees_with_the_reference() {
     let dir = tempdir("import");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let weights = dir.join("imported.bpk");
-    multigrid(&["import", "--weights", s(&fixtures.join("reference_none.safetensors")), "--preset", "paper", "--out", s(&weights)]);
-    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures.join("energy-expected.json")).unwrap()).unwrap();
+    multigrid(&[
+        "import",
+        "--weights",
+        s(&fixtures.join("reference_none.safetensors")),
+        "--preset",
+        "paper",
+        "--out",
+        s(&weights),
+    ]);
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("energy-expected.json")).unwrap()).unwrap();
     for size in [4, 16, 64] {
-        let out = multigrid(&["energy", "--weights", s(&weights), "--data", s(&fixtures.join("energy")), "--grid", &size.to_string()]);
+        let out = multigrid(&[
+            "energy",
+            "--weights",
+            s(&weights),
+            "--data",
+            s(&fixtures.join("energy")),
+            "--grid",
+            &size.to_string(),
+        ]);
         let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let ours: Vec<f32> = serde_json::from_value(got["energy"][format!("grid{size}")].clone()).unwrap();
         let theirs: Vec<f32> = serde_json::from_value(expected[format!("grid{size}")]["energy"].clone()).unwrap();
@@ -103,7 +144,10 @@ fn energy_of_weights_imported_from_pytorch_agrees_with_the_reference() {
 fn a_bad_checkpoint_is_a_clear_error() {
     let dir = tempdir("badweights");
     std::fs::write(dir.join("bad.bpk"), b"definitely not a checkpoint").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_multigrid")).args(["sample", "--weights", s(&dir.join("bad.bpk")), "--out", s(&dir)]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_multigrid"))
+        .args(["sample", "--weights", s(&dir.join("bad.bpk")), "--out", s(&dir)])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("bad.bpk") && stderr.contains("not a readable burnpack"), "{stderr}");

@@ -18,12 +18,15 @@ fn grey_alpha_and_non_square_images_become_rgb_squares() {
     assert_eq!(px.len(), 3 * 16);
     assert!(px.iter().all(|&v| (v - 100.0).abs() < 0.5));
     // Fully transparent black is white; opaque red stays red.
-    let rgba = image::RgbaImage::from_fn(2, 2, |x, _| image::Rgba(if x == 0 { [0, 0, 0, 0] } else { [255, 0, 0, 255] }));
+    let rgba =
+        image::RgbaImage::from_fn(2, 2, |x, _| image::Rgba(if x == 0 { [0, 0, 0, 0] } else { [255, 0, 0, 255] }));
     let px = decode(&png(image::DynamicImage::ImageRgba8(rgba)), 2).unwrap();
     // [channel][row][column]: column 0 white, column 1 red.
     assert_eq!(px, vec![255., 255., 255., 255., 255., 0., 255., 0., 255., 0., 255., 0.]);
     // A wide image is centre-cropped: the left and right thirds are dropped.
-    let wide = image::RgbImage::from_fn(30, 10, |x, _| if (10..20).contains(&x) { image::Rgb([0, 200, 0]) } else { image::Rgb([0, 0, 0]) });
+    let wide = image::RgbImage::from_fn(30, 10, |x, _| {
+        if (10..20).contains(&x) { image::Rgb([0, 200, 0]) } else { image::Rgb([0, 0, 0]) }
+    });
     let px = decode(&png(image::DynamicImage::ImageRgb8(wide)), 2).unwrap();
     assert!(px[4..8].iter().all(|&v| (v - 200.0).abs() < 1.0), "{px:?}");
 }
@@ -43,7 +46,10 @@ fn unreadable_files_are_skipped_and_named() {
     let (set, skipped) = load_folder(&dir, 16).unwrap();
     assert_eq!(set.len(), 3);
     let names: Vec<_> = skipped.iter().map(|s| s.name.clone()).collect();
-    assert!(names.iter().any(|n| n.ends_with("broken.png")) && names.iter().any(|n| n.ends_with("notes.txt")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with("broken.png")) && names.iter().any(|n| n.ends_with("notes.txt")),
+        "{names:?}"
+    );
 }
 
 #[test]

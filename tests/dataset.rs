@@ -9,7 +9,8 @@ use std::path::Path;
 #[test]
 fn committed_dataset_matches_its_manifest() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/textures");
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("manifest.json")).unwrap()).unwrap();
     let images = manifest["images"].as_array().unwrap();
     assert_eq!(images.len(), 156);
     for m in images {

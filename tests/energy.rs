@@ -58,7 +58,8 @@ fn input_gradient_matches_finite_differences() {
         let x0 = pseudo_random(2 * 3 * 8 * 8, 3, 0.0, 1.0);
         let (_, g) = energy_and_gradient(&net, tensor4(x0.clone(), [2, 3, 8, 8]));
         let g = values(g);
-        let total = |x: Vec<f32>| -> f64 { values(net.forward(tensor4(x, [2, 3, 8, 8]))).iter().map(|&v| v as f64).sum() };
+        let total =
+            |x: Vec<f32>| -> f64 { values(net.forward(tensor4(x, [2, 3, 8, 8]))).iter().map(|&v| v as f64).sum() };
         let eps = 1e-2f32;
         let mut worst = 0f64;
         for i in (0..x0.len()).step_by(37) {
@@ -79,7 +80,8 @@ fn langevin_step_follows_the_formulas() {
     let x0 = pseudo_random(3 * 4 * 4, 5, 0.0, 255.0);
     let x = tensor4(x0.clone(), [1, 3, 4, 4]);
     let g = values(energy_and_gradient(&net, x.clone()).1);
-    let mut config = LangevinConfig { form: LangevinForm::Code, steps: 1, delta: 2.0, sigma: 50.0, noise: false, clip: None };
+    let mut config =
+        LangevinConfig { form: LangevinForm::Code, steps: 1, delta: 2.0, sigma: 50.0, noise: false, clip: None };
     let code = values(langevin_step(&net, x.clone(), &config));
     for i in 0..x0.len() {
         assert!((code[i] - (x0[i] + 2.0 * g[i])).abs() < 1e-3);

@@ -71,12 +71,14 @@ fn persistent_cd_learning_moves_synthesized_contrast_to_the_data() {
 #[test]
 fn multigrid_updates_every_grid_and_cd_only_the_finest() {
     let data = stripes();
-    for (method, changed) in [(Method::Multigrid, vec![true, true]), (Method::Cd, vec![false, true]), (Method::Pcd, vec![false, true])] {
+    for (method, changed) in
+        [(Method::Multigrid, vec![true, true]), (Method::Cd, vec![false, true]), (Method::Pcd, vec![false, true])]
+    {
         let mut config = Config::tiny();
         config.method = method;
         let mut learner = Learner::new(config, 1, &cpu()).unwrap();
         let before: Vec<Vec<f32>> = learner.nets.iter().map(|n| values(n.flat_parameters()[0].0.clone())).collect();
-        let it = block_on(learner.learn(data.clone().slice([0..8]), &mut |_, _, _| {})).unwrap();
+        let it = block_on(learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
         let after: Vec<Vec<f32>> = learner.nets.iter().map(|n| values(n.flat_parameters()[0].0.clone())).collect();
         let did: Vec<bool> = before.iter().zip(&after).map(|(b, a)| b != a).collect();
         assert_eq!(did, changed, "{method:?}");
@@ -91,7 +93,8 @@ fn a_diverging_iteration_is_refused_and_changes_nothing() {
     config.langevin.delta = 1e30; // the chain overflows to infinity on the first step
     let mut learner = Learner::new(config, 1, &cpu()).unwrap();
     let before = values(learner.nets[1].flat_parameters()[0].0.clone());
-    let err = block_on(learner.learn(stripes().slice([0..8]), &mut |_, _, _| {})).err().expect("divergence is an error");
+    let err =
+        block_on(learner.learn(stripes().narrow(0, 0, 8), &mut |_, _, _| {})).err().expect("divergence is an error");
     assert!(err.to_string().contains("diverged"), "{err}");
     assert_eq!(learner.iteration, 0);
     assert_eq!(values(learner.nets[1].flat_parameters()[0].0.clone()), before);

@@ -32,6 +32,7 @@ fn down_sampling_averages_blocks_and_keeps_the_mean() {
     }
     // One 4×4 block by hand.
     let full = values(x);
-    let block: f32 = (0..4).flat_map(|y| (0..4).map(move |x| (y, x))).map(|(y, x)| full[y * 16 + x]).sum::<f32>() / 16.0;
+    let block: f32 =
+        (0..4).flat_map(|y| (0..4).map(move |x| (y, x))).map(|(y, x)| full[y * 16 + x]).sum::<f32>() / 16.0;
     assert!((values(levels[1].clone())[0] - block).abs() < 1e-3);
 }

@@ -21,14 +21,19 @@ fn check(file: &str) {
     let nets = nets_from_host(&config, &tensors, &cpu().autodiff(), file).unwrap();
     for (grid, net) in config.grids.iter().zip(&nets) {
         let s = grid.size;
-        let get = |name: &str| tensors.get(&tensor_name(s, name)).unwrap_or_else(|| panic!("{file}: no grid{s}.{name}"));
+        let get =
+            |name: &str| tensors.get(&tensor_name(s, name)).unwrap_or_else(|| panic!("{file}: no grid{s}.{name}"));
         let (shape, x) = get("x");
         let x = tensor4(x.clone(), [shape[0], shape[1], shape[2], shape[3]]);
         let (f, g) = energy_and_gradient(net, x);
         let (f, g) = (values(f), values(g));
         let (ef, eg) = (relative_error(&f, &get("energy").1), relative_error(&g, &get("grad").1));
         println!("{file} grid {s}: energy rel. error {ef:.2e}, gradient rel. error {eg:.2e}");
-        assert!(ef <= TOLERANCE, "{file} grid {s}: energies differ from PyTorch by {ef:.2e}: {f:?} vs {:?}", get("energy").1);
+        assert!(
+            ef <= TOLERANCE,
+            "{file} grid {s}: energies differ from PyTorch by {ef:.2e}: {f:?} vs {:?}",
+            get("energy").1
+        );
         assert!(eg <= TOLERANCE, "{file} grid {s}: input gradients differ from PyTorch by {eg:.2e}");
     }
 }

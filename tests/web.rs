@@ -12,7 +12,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// A striped RGBA image of w × h.
 fn stripes(w: u32, h: u32, phase: u32) -> Vec<u8> {
-    (0..w * h).flat_map(|i| if ((i / w + phase) / 4) % 2 == 0 { [220, 60, 40, 255] } else { [30, 40, 200, 255] }).collect()
+    (0..w * h)
+        .flat_map(|i| if ((i / w + phase) / 4) % 2 == 0 { [220, 60, 40, 255] } else { [30, 40, 200, 255] })
+        .collect()
 }
 
 async fn trainer_with_images(backend: &str) -> Trainer {
@@ -57,7 +59,8 @@ async fn learn_and_round_trip(backend: &str) {
     t.sample(4, 9, 0).await.map_err(JsValue::from).unwrap();
     back.sample(4, 9, 0).await.map_err(JsValue::from).unwrap();
     let a: Uint8Array = t.read_images("synthesized").await.map_err(JsValue::from).unwrap().get(2).dyn_into().unwrap();
-    let b: Uint8Array = back.read_images("synthesized").await.map_err(JsValue::from).unwrap().get(2).dyn_into().unwrap();
+    let b: Uint8Array =
+        back.read_images("synthesized").await.map_err(JsValue::from).unwrap().get(2).dyn_into().unwrap();
     assert_eq!(a.to_vec(), b.to_vec(), "{backend}: reloaded weights sample differently");
 }
 

@@ -39,11 +39,17 @@ fn parse_list(list: &str, what: &str) -> Result<Vec<usize>, Error> {
 
 pub fn run(args: Args) -> Result<(), Error> {
     if cfg!(debug_assertions) {
-        eprintln!("warning: this is a debug build; Burn is far slower unoptimised. Use `cargo run --release -- bench`.");
+        eprintln!(
+            "warning: this is a debug build; Burn is far slower unoptimised. Use `cargo run --release -- bench`."
+        );
     }
     let mut config: Config = resolve_config(&args.preset, None, None)?;
     if let Some(n) = &args.norm {
-        config.norm = if n == "batch" { Norm::Batch } else if n == "none" { Norm::None } else {
+        config.norm = if n == "batch" {
+            Norm::Batch
+        } else if n == "none" {
+            Norm::None
+        } else {
             return Err(Error::Config(format!("--norm {n}: use none or batch")));
         };
     }
@@ -54,7 +60,8 @@ pub fn run(args: Args) -> Result<(), Error> {
     let batches = parse_list(&args.batch, "batch")?;
     let device = args.device.create()?;
     let norm = if config.norm == Norm::Batch { "batch" } else { "none" };
-    let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| std::thread::available_parallelism().map_or(1, |n| n.get()).to_string());
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .unwrap_or_else(|_| std::thread::available_parallelism().map_or(1, |n| n.get()).to_string());
     let mut rows = Vec::new();
     for &size in &grids {
         for &batch in &batches {
@@ -62,10 +69,19 @@ pub fn run(args: Args) -> Result<(), Error> {
         }
     }
     if args.json {
-        println!("{}", serde_json::json!({ "device": args.device.device, "preset": args.preset, "threads": threads, "rows": rows }));
+        println!(
+            "{}",
+            serde_json::json!({ "device": args.device.device, "preset": args.preset, "threads": threads, "rows": rows })
+        );
     } else {
-        println!("preset {} ({} norm), device {} ({threads} threads), median of {} after a warm-up", args.preset, norm, args.device.device, args.reps);
-        println!("{:>5} {:>6} {:>11} {:>17} {:>10} {:>9}", "grid", "batch", "forward_ms", "langevin_step_ms", "update_ms", "GFLOP/s");
+        println!(
+            "preset {} ({} norm), device {} ({threads} threads), median of {} after a warm-up",
+            args.preset, norm, args.device.device, args.reps
+        );
+        println!(
+            "{:>5} {:>6} {:>11} {:>17} {:>10} {:>9}",
+            "grid", "batch", "forward_ms", "langevin_step_ms", "update_ms", "GFLOP/s"
+        );
         for r in &rows {
             println!(
                 "{:>5} {:>6} {:>11.1} {:>17.1} {:>10.1} {:>9.1}",

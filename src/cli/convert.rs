@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use multigrid_ebm::device::block_on;
 use multigrid_ebm::{Error, checkpoint, interop};
 
-use super::{DeviceArg, load_weights, resolve_config, write_file};
+use super::{DeviceArg, ModelArg, resolve_config, write_file};
 
 #[derive(clap::Args)]
 pub struct ExportArgs {
-    /// Checkpoint (.bpk); default: the bundled pretrained model.
-    #[arg(long)]
-    weights: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
     /// safetensors (PyTorch layout), or bpk: a checkpoint of the weights and configuration
     /// without the Adam state (a third of the size; for publishing, e.g. the page's weights).
     #[arg(long, default_value = "safetensors")]
@@ -39,7 +38,7 @@ pub struct ImportArgs {
 }
 
 pub fn export(args: ExportArgs) -> Result<(), Error> {
-    let learner = load_weights(args.weights.as_deref(), &multigrid_ebm::device::cpu())?;
+    let learner = args.model.load(&multigrid_ebm::device::cpu())?;
     let bytes = match args.format.as_str() {
         "safetensors" => block_on(interop::export_safetensors(&learner))?,
         "bpk" => block_on(checkpoint::to_bytes(&learner, false))?,
@@ -51,7 +50,8 @@ pub fn export(args: ExportArgs) -> Result<(), Error> {
 }
 
 pub fn import(args: ImportArgs) -> Result<(), Error> {
-    let bytes = std::fs::read(&args.weights).map_err(|e| Error::io(format!("reading {}", args.weights.display()), e))?;
+    let bytes =
+        std::fs::read(&args.weights).map_err(|e| Error::io(format!("reading {}", args.weights.display()), e))?;
     let fallback = resolve_config(&args.preset, None, None)?;
     let device = args.device.create()?;
     let learner = interop::import_safetensors(&bytes, fallback, args.seed, &device)

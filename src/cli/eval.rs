@@ -11,13 +11,12 @@ use multigrid_ebm::inpaint::{MaskKind, make_mask, occluded_error, recover};
 use multigrid_ebm::pyramid::resample;
 use rand::SeedableRng;
 
-use super::{BUNDLED_HELD_OUT, BUNDLED_TRAIN, DeviceArg, create_dir, load_images, load_weights, write_mosaics};
+use super::{BUNDLED_HELD_OUT, BUNDLED_TRAIN, DeviceArg, ModelArg, create_dir, load_images, write_mosaics};
 
 #[derive(clap::Args)]
 pub struct EnergyArgs {
-    /// Checkpoint (.bpk); default: the bundled pretrained model.
-    #[arg(long)]
-    weights: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
     /// Folder of images.
     #[arg(long)]
     data: PathBuf,
@@ -30,7 +29,7 @@ pub struct EnergyArgs {
 
 pub fn energy(args: EnergyArgs) -> Result<(), Error> {
     let device = args.device.create()?;
-    let learner = load_weights(args.weights.as_deref(), &device)?;
+    let learner = args.model.load(&device)?;
     let config = &learner.config;
     let set = load_images(&args.data, config.image_size())?;
     let images = set.to_tensor(&learner.device());
@@ -52,9 +51,8 @@ pub fn energy(args: EnergyArgs) -> Result<(), Error> {
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
-    /// Checkpoint (.bpk); default: the bundled pretrained model.
-    #[arg(long)]
-    weights: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
     /// Held-out images (default: the bundled held-out textures).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -98,7 +96,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
             (load_images(dir, *scales.last().expect("non-empty"))?, scales)
         }
         None => {
-            let mut learner = load_weights(args.weights.as_deref(), &args.device.create()?)?;
+            let mut learner = args.model.load(&args.device.create()?)?;
             (synthesize(&mut learner, args.n, args.seed)?, learner.config.scales.clone())
         }
     };
@@ -109,25 +107,35 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
     let train = train_dir.map(|d| load_images(&d, size)).transpose()?;
     let m = evaluate(&synthesized, &held_out, train.as_ref(), &scales, args.seed);
     if args.json {
-        println!("{}", serde_json::json!({ "n": synthesized.len(), "seed": args.seed, "held_out": held_out.len(), "metrics": m }));
+        println!(
+            "{}",
+            serde_json::json!({ "n": synthesized.len(), "seed": args.seed, "held_out": held_out.len(), "metrics": m })
+        );
         return Ok(());
     }
-    println!("{} images (seed {}) against {} held-out images from {}", synthesized.len(), args.seed, held_out.len(), held_out_dir.display());
+    println!(
+        "{} images (seed {}) against {} held-out images from {}",
+        synthesized.len(),
+        args.seed,
+        held_out.len(),
+        held_out_dir.display()
+    );
     let levels: Vec<String> = m.swd.iter().map(|l| format!("{}: {:.1}", l.size, l.swd)).collect();
     println!("sliced Wasserstein ×10³ per Laplacian level   {}   mean {:.1}", levels.join("  "), m.swd_mean);
     let colours: Vec<String> = m.colour.iter().map(|c| format!("{}: {:.2}", c.size, c.distance)).collect();
     println!("colour distance per grid (grey levels)        {}", colours.join("  "));
     if let (Some(s), Some(h), Some(r)) = (m.nn_synthesized_to_train, m.nn_held_out_to_train, m.nn_ratio) {
-        println!("nearest training image (RMS grey levels)      synthesized {s:.1}, held-out {h:.1}, ratio {r:.2} (well below 1: copying)");
+        println!(
+            "nearest training image (RMS grey levels)      synthesized {s:.1}, held-out {h:.1}, ratio {r:.2} (well below 1: copying)"
+        );
     }
     Ok(())
 }
 
 #[derive(clap::Args)]
 pub struct InpaintArgs {
-    /// Checkpoint (.bpk); default: the bundled pretrained model.
-    #[arg(long)]
-    weights: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
     /// Images to occlude and recover (default: the bundled held-out textures).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -149,7 +157,7 @@ pub struct InpaintArgs {
 pub fn inpaint(args: InpaintArgs) -> Result<(), Error> {
     use burn::prelude::*;
     let device = args.device.create()?;
-    let mut learner = load_weights(args.weights.as_deref(), &device)?;
+    let mut learner = args.model.load(&device)?;
     learner.reseed(args.seed);
     let size = learner.config.image_size();
     let set = load_images(&args.data.clone().unwrap_or_else(|| PathBuf::from(BUNDLED_HELD_OUT)), size)?.take(args.n);
@@ -158,7 +166,8 @@ pub fn inpaint(args: InpaintArgs) -> Result<(), Error> {
         Ok(kind) => make_mask(kind, n, size, &mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed)),
         Err(_) if std::path::Path::new(&args.mask).is_file() => {
             let bytes = std::fs::read(&args.mask).map_err(|e| Error::io(format!("reading {}", args.mask), e))?;
-            let grey = multigrid_ebm::data::decode(&bytes, size).map_err(|e| Error::Data(format!("mask {}: {e}", args.mask)))?;
+            let grey = multigrid_ebm::data::decode(&bytes, size)
+                .map_err(|e| Error::Data(format!("mask {}: {e}", args.mask)))?;
             let one: Vec<f32> = grey[..size * size].iter().map(|&v| if v < 128.0 { 0.0 } else { 1.0 }).collect();
             one.repeat(n)
         }

@@ -61,6 +61,25 @@ impl DeviceArg {
     }
 }
 
+/// The model a command works on.
+#[derive(clap::Args, Clone)]
+pub struct ModelArg {
+    /// Checkpoint (.bpk); default: the bundled pretrained model.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+}
+
+impl ModelArg {
+    /// Load the checkpoint, defaulting to the bundled pretrained weights.
+    pub fn load(&self, device: &burn::tensor::Device) -> Result<Learner, Error> {
+        let path = self.weights.clone().unwrap_or_else(|| PathBuf::from(BUNDLED_WEIGHTS));
+        if self.weights.is_none() {
+            eprintln!("using the bundled pretrained weights {}", path.display());
+        }
+        checkpoint::load(&path, device)
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -89,7 +108,8 @@ pub fn main() -> ExitCode {
 pub fn resolve_config(preset: &str, config: Option<&Path>, scales: Option<&str>) -> Result<Config, Error> {
     let config = match config {
         Some(path) => {
-            let json = std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            let json =
+                std::fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
             Config::from_json(&json)?
         }
         None => Config::preset(preset)?,
@@ -105,15 +125,6 @@ pub fn resolve_config(preset: &str, config: Option<&Path>, scales: Option<&str>)
             multigrid_ebm::config::with_scales(config, scales)
         }
     }
-}
-
-/// Load a checkpoint, defaulting to the bundled pretrained weights.
-pub fn load_weights(weights: Option<&Path>, device: &burn::tensor::Device) -> Result<Learner, Error> {
-    let path = weights.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(BUNDLED_WEIGHTS));
-    if weights.is_none() {
-        eprintln!("using the bundled pretrained weights {}", path.display());
-    }
-    checkpoint::load(&path, device)
 }
 
 /// Load a folder of images at `size`, warning once about files that were skipped.

@@ -5,13 +5,12 @@ use std::path::PathBuf;
 use indicatif::ProgressBar;
 use multigrid_ebm::Error;
 
-use super::{DeviceArg, create_dir, load_weights, write_mosaics};
+use super::{DeviceArg, ModelArg, create_dir, write_mosaics};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Checkpoint (.bpk); default: the bundled pretrained model.
-    #[arg(long)]
-    weights: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelArg,
     /// Number of images.
     #[arg(long, default_value_t = 64)]
     n: usize,
@@ -29,7 +28,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         return Err(Error::Config("--n must be at least 1".into()));
     }
     let device = args.device.create()?;
-    let mut learner = load_weights(args.weights.as_deref(), &device)?;
+    let mut learner = args.model.load(&device)?;
     learner.reseed(args.seed);
     create_dir(&args.out)?;
     let start = learner.starting_colours(args.n);

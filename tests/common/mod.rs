@@ -41,7 +41,7 @@ pub fn stripes_folder(dir: &std::path::Path, n: usize, size: u32) {
     for i in 0..n {
         let phase = (i * 3) as u32 % 8;
         let img = image::RgbImage::from_fn(size, size, |_, y| {
-            if ((y + phase) / 4) % 2 == 0 { image::Rgb([220, 60, 40]) } else { image::Rgb([30, 40, 200]) }
+            if ((y + phase) / 4).is_multiple_of(2) { image::Rgb([220, 60, 40]) } else { image::Rgb([30, 40, 200]) }
         });
         img.save(dir.join(format!("stripes_{i:02}.png"))).unwrap();
     }
