@@ -12,6 +12,8 @@ import { autosave } from './storage';
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const SHOWN = 8;
 const AUTOSAVE_EVERY = 25;
+/** On WebGPU, keep a copy of the weights in memory this often, for a move to the CPU. */
+const SNAPSHOT_EVERY = 5;
 
 const url = readUrl();
 let client = new WorkerClient();
@@ -127,6 +129,10 @@ async function learnOnce(): Promise<boolean> {
   if (r.frames.length > 0) await grids.animate(r.frames, r.synthesized);
   else grids.showSynthesized(r.synthesized);
   if (r.iteration % AUTOSAVE_EVERY === 0) await saveNow();
+  else if (model?.backend === 'webgpu' && r.iteration % SNAPSHOT_EVERY === 0) {
+    const snapshot = await exportBytes('bpk');
+    if (snapshot) lastWeights = snapshot.bytes;
+  }
   return true;
 }
 
@@ -189,8 +195,10 @@ async function download(format: 'bpk' | 'safetensors') {
 /** Load a model from checkpoint bytes; a bad file leaves the current model as it is. */
 async function loadWeights(bytes: ArrayBuffer, what: string): Promise<boolean> {
   setPlaying(false);
+  const copy = bytes.slice(0);
   try {
     const info = await client.call({ kind: 'load-weights', bytes }, [bytes]);
+    lastWeights = copy;
     charts.reset(info.scales);
     showModel(info);
     fillControls(info.config, { preset: currentSettings().preset, seed: currentSettings().seed });
@@ -263,6 +271,7 @@ async function reset() {
   const s = currentSettings();
   const info = await run(() => client.call({ kind: 'reset', settings: s }));
   if (!info) return;
+  lastWeights = null; // a move to the CPU rebuilds this model from its preset and seed
   charts.reset(info.scales);
   showModel(info);
   message(`New ${s.preset} model from seed ${s.seed}.`);
@@ -347,6 +356,7 @@ async function boot() {
   status('starting the model…');
   const started = performance.now();
   const weights = url.overrides.preset === 'small' ? await pretrainedWeights('small') : null;
+  lastWeights = weights?.slice(0) ?? null;
   let info: ModelInfo;
   try {
     info = await client.call({ kind: 'start', backend: url.backend, settings: url.overrides, weights }, weights ? [weights] : []);
