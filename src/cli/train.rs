@@ -63,6 +63,10 @@ pub struct Args {
     /// Checkpoint and mosaics every this many iterations.
     #[arg(long, default_value_t = 100)]
     save_every: u64,
+    /// Also keep a copy, checkpoint_<iteration>.bpk, every this many iterations (to pick the best
+    /// model later, e.g. with `multigrid eval`).
+    #[arg(long)]
+    snapshot_every: Option<u64>,
     /// No progress bar (for logs).
     #[arg(long)]
     quiet: bool,
@@ -204,6 +208,9 @@ pub fn run(args: Args) -> Result<(), Error> {
         }
         if it.iteration % args.save_every == 0 {
             save(&learner, Some(&it))?;
+        }
+        if args.snapshot_every.is_some_and(|n| it.iteration % n == 0) {
+            checkpoint::save(&learner, &args.out.join(format!("checkpoint_{}.bpk", it.iteration)))?;
         }
         last = Some(it);
     }
