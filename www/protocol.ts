@@ -56,7 +56,6 @@ export type Request =
   | { kind: 'start'; backend: BackendChoice; settings: Overrides; weights: ArrayBuffer | null }
   | { kind: 'reset'; settings: Overrides }
   | { kind: 'load-weights'; bytes: ArrayBuffer }
-  | { kind: 'fall-back-to-cpu'; reason: string; weights: ArrayBuffer | null; settings: Overrides }
   | { kind: 'settings'; settings: Overrides }
   | { kind: 'add-images'; files: { name: string; blob: Blob }[] }
   | { kind: 'clear-images' }
@@ -71,7 +70,6 @@ export interface Replies {
   start: ModelInfo;
   reset: ModelInfo;
   'load-weights': ModelInfo;
-  'fall-back-to-cpu': ModelInfo;
   settings: ModelInfo;
   'add-images': { added: number; failed: { name: string; reason: string }[]; imageCount: number };
   'clear-images': { imageCount: number };

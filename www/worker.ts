@@ -139,16 +139,14 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
     case 'start':
       return start(request.backend, request.settings, request.weights);
     case 'reset':
-    case 'load-weights':
-    case 'fall-back-to-cpu': {
-      const weights = request.kind === 'load-weights' ? request.bytes : request.kind === 'fall-back-to-cpu' ? request.weights : null;
-      if (request.kind === 'load-weights') checkpointConfig(new Uint8Array(request.bytes)); // throws on a bad file
-      const backend = request.kind === 'fall-back-to-cpu' ? 'cpu' : (trainer?.backend() as 'cpu' | 'webgpu') ?? 'cpu';
-      const settings = request.kind === 'load-weights' ? null : request.settings;
-      const next = settings ? await makeTrainer(backend, settings, weights) : await Trainer.fromCheckpoint(new Uint8Array(weights!), backend);
-      if (request.kind === 'fall-back-to-cpu') fallbackReason = request.reason;
-      // A model of another image size cannot take the current images; drop them then.
-      if (trainer && next.imageSize() !== trainer.imageSize()) images = [];
+    case 'load-weights': {
+      const loading = request.kind === 'load-weights';
+      if (loading) checkpointConfig(new Uint8Array(request.bytes)); // throws on a bad file
+      const backend = (trainer?.backend() as 'cpu' | 'webgpu') ?? 'cpu';
+      const next = loading
+        ? await Trainer.fromCheckpoint(new Uint8Array(request.bytes), backend)
+        : await makeTrainer(backend, request.settings, null);
+      // The images are kept as decoded RGBA, so a model of any size takes them (re-cropped).
       restoreImages(next);
       trainer?.free();
       trainer = next;
