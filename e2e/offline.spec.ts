@@ -14,8 +14,10 @@ test('autosave: after a reload the page offers to resume, and resuming restores 
   await openPage(page, '?preset=tiny&seed=4');
   await page.click('#train');
   await expect.poll(() => iteration(page)).toBeGreaterThanOrEqual(3);
-  await page.click('#train'); // pausing saves
+  await page.click('#train'); // pausing saves, once the iteration in flight has finished
   await expect(page.locator('body')).toHaveAttribute('data-playing', 'false');
+  const body = page.locator('body');
+  await expect.poll(async () => (await body.getAttribute('data-saved-iteration')) === String(await iteration(page))).toBe(true);
   const saved = await iteration(page);
   await page.waitForTimeout(1500);
   await page.reload();

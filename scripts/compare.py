@@ -5,24 +5,53 @@ steps, T x grids, on the finest grid for CD and PCD). Each method is trained for
 chunks (resuming from its checkpoint), evaluated after every chunk with `multigrid eval` on the
 held-out textures, and summarised in reports/comparison.md with learning curves and sample mosaics.
 
-  scripts/compare.py [--preset small] [--iters 400] [--chunk 100] [--seeds 1,2,3]
-Needs a release build (cargo build --release) and matplotlib (installed into .venv if missing).
+  scripts/compare.py [--preset small] [--iters 400] [--chunk 100] [--seeds 1,2,3] [--jobs 1]
+Interrupted runs resume where they stopped (each run keeps its evaluations in curve.json); with
+--train-only --methods cd,pcd, only those runs are trained (to share the work between machines).
+With --jobs N, N runs train at once (each with the machine's cores shared out through
+RAYON_NUM_THREADS); the figures do not depend on it. Needs a release build (cargo build --release) and matplotlib (installed into .venv if missing).
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BIN = os.path.join(ROOT, "target", "release", "multigrid")
 METHODS = [("multigrid", "multi-grid"), ("cd", "CD"), ("pcd", "persistent CD")]
 
 
-def run(*args, capture=False):
+def run(*args, capture=False, env=None):
     print("$ multigrid " + " ".join(args), flush=True)
-    out = subprocess.run([BIN, *args], check=True, text=True, stdout=subprocess.PIPE if capture else None)
+    out = subprocess.run([BIN, *args], check=True, text=True, stdout=subprocess.PIPE if capture else None, env=env)
     return out.stdout if capture else None
 
 
-def evaluate(weights, seed=0):
-    return json.loads(run("eval", "--weights", weights, "--seed", str(seed), "--json", capture=True))["metrics"]
+def evaluate(weights, seed=0, env=None):
+    return json.loads(run("eval", "--weights", weights, "--seed", str(seed), "--json", capture=True, env=env))["metrics"]
+
+
+def train_and_evaluate(a, method, seed, env):
+    """Trains one method for one seed in chunks, evaluating after each chunk. Resumable: the
+    evaluations so far are kept in the run's curve.json, and training resumes from its checkpoint."""
+    out = os.path.join(a.runs, f"{method}-seed{seed}")
+    saved = os.path.join(out, "curve.json")
+    key = {"preset": a.preset, "method": method, "seed": seed, "chunk": a.chunk}
+    curve = []
+    if os.path.exists(saved) and json.load(open(saved))["key"] == key:
+        curve = [c for c in json.load(open(saved))["curve"] if c["iteration"] <= a.iters]
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+    for done in range(a.chunk, a.iters + 1, a.chunk):
+        if any(c["iteration"] == done for c in curve):
+            continue
+        run("train", "--preset", a.preset, "--method", method, "--seed", str(seed), "--iters", str(done),
+            "--out", out, "--resume", "--quiet", "--save-every", str(a.chunk), env=env)
+        curve.append({"iteration": done, **evaluate(os.path.join(out, "checkpoint.bpk"), env=env)})
+        json.dump({"key": key, "curve": curve}, open(saved, "w"), indent=1)
+    log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))][: a.iters]
+    return {
+        "method": method, "seed": seed, "curve": curve, "log": log,
+        "seconds_per_iteration": statistics.mean(l["seconds"] for l in log),
+    }
 
 
 def mean_sd(values):
@@ -41,6 +70,9 @@ def main():
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--runs", default=os.path.join(ROOT, "runs", "compare"))
     p.add_argument("--report", default=os.path.join(ROOT, "reports"))
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once")
+    p.add_argument("--methods", default=",".join(m for m, _ in METHODS), help="train only these (with --train-only)")
+    p.add_argument("--train-only", action="store_true", help="train and evaluate, but write no report")
     a = p.parse_args()
     try:
         import matplotlib
@@ -52,27 +84,21 @@ def main():
     seeds = [int(s) for s in a.seeds.split(",")]
     figures = os.path.join(a.report, "comparison")
     os.makedirs(figures, exist_ok=True)
-    results = {}
+    env = dict(os.environ)
+    if a.jobs > 1:
+        env.setdefault("RAYON_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // a.jobs)))
+    methods = a.methods.split(",") if a.train_only else [m for m, _ in METHODS]
+    runs = [(method, seed) for method in methods for seed in seeds]
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        done = pool.map(lambda r: train_and_evaluate(a, *r, env), runs)
+        results = {f"{method}/{seed}": result for (method, seed), result in zip(runs, done)}
+    if a.train_only:
+        return
     for method, _ in METHODS:
-        for seed in seeds:
-            out = os.path.join(a.runs, f"{method}-seed{seed}")
-            shutil.rmtree(out, ignore_errors=True)
-            curve = []
-            started = time.time()
-            for done in range(a.chunk, a.iters + 1, a.chunk):
-                run("train", "--preset", a.preset, "--method", method, "--seed", str(seed), "--iters", str(done),
-                    "--out", out, "--resume", "--quiet", "--save-every", str(a.chunk))
-                curve.append({"iteration": done, **evaluate(os.path.join(out, "checkpoint.bpk"))})
-            log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
-            results[f"{method}/{seed}"] = {
-                "method": method, "seed": seed, "curve": curve, "log": log,
-                "seconds_per_iteration": statistics.mean(l["seconds"] for l in log),
-                "wall_seconds": time.time() - started,
-            }
-            if seed == seeds[0]:
-                run("sample", "--weights", os.path.join(out, "checkpoint.bpk"), "--n", "16", "--seed", "0", "--out", os.path.join(out, "samples"))
-                finest = max(os.listdir(os.path.join(out, "samples")), key=lambda f: int(f.split("_")[1].split("x")[0]))
-                shutil.copy(os.path.join(out, "samples", finest), os.path.join(figures, f"{method}.png"))
+        out = os.path.join(a.runs, f"{method}-seed{seeds[0]}")
+        run("sample", "--weights", os.path.join(out, "checkpoint.bpk"), "--n", "16", "--seed", "0", "--out", os.path.join(out, "samples"))
+        finest = max(os.listdir(os.path.join(out, "samples")), key=lambda f: int(f.split("_")[1].split("x")[0]))
+        shutil.copy(os.path.join(out, "samples", finest), os.path.join(figures, f"{method}.png"))
     reference = json.loads(run("eval", "--images", os.path.join(ROOT, "data", "textures", "train"), "--json", capture=True))["metrics"]
     json.dump({"preset": a.preset, "iters": a.iters, "seeds": seeds, "reference": reference, "runs": results},
               open(os.path.join(figures, "results.json"), "w"), indent=1)
@@ -113,13 +139,14 @@ def main():
     best = min(METHODS, key=lambda m: statistics.mean(results[f"{m[0]}/{s}"]["curve"][-1]["swd_mean"] for s in seeds))
     text = f"""# Multigrid vs CD vs persistent CD
 
-Produced by `scripts/compare.py --preset {a.preset} --iters {a.iters} --chunk {a.chunk} --seeds {a.seeds}`
+Produced by `scripts/compare.py --preset {a.preset} --iters {a.iters} --chunk {a.chunk} --seeds {a.seeds} --jobs {a.jobs}`
 on the bundled textures (120 training, 36 held-out images of 64×64): the `{a.preset}` preset's nets,
 Adam and batch for every method, and the same Langevin budget per iteration: T steps on each grid
 for multigrid, T × (number of grids) steps on the finest grid for CD (chains from the observed
 images) and persistent CD (chains carried over from the previous iteration). Each model is
 sampled (64 images, seed 0) and compared with the held-out images by `multigrid eval`; figures are
-mean ± standard deviation over seeds {a.seeds}.
+mean ± standard deviation over seeds {a.seeds}. Seconds per iteration were measured with {a.jobs} run(s)
+training at once, {env.get("RAYON_NUM_THREADS", "all")} thread(s) each, on a {os.cpu_count()}-core machine.
 
 | method | SWD ×10³ ↓ | colour distance, {finest}×{finest} (grey levels) ↓ | nearest-neighbour ratio | s / iteration |
 |---|---|---|---|---|

@@ -179,7 +179,10 @@ async function saveNow() {
   const r = await exportBytes('bpk');
   if (!r) return;
   lastWeights = r.bytes.slice(0);
-  await autosave.save({ bytes: r.bytes, iteration: r.iteration, settings: currentSettings(), savedAt: Date.now() }).catch(() => undefined);
+  await autosave
+    .save({ bytes: r.bytes, iteration: r.iteration, settings: currentSettings(), savedAt: Date.now() })
+    .then(() => (document.body.dataset.savedIteration = String(r.iteration)))
+    .catch(() => undefined);
 }
 
 async function download(format: 'bpk' | 'safetensors') {
