@@ -7,7 +7,8 @@
 //!   distributions of the two sets at that grid's resolution, averaged over channels, in grey levels.
 //! * **Nearest-neighbour distance** to the training set: per synthesized image, the RMS pixel
 //!   difference to its closest training image; compared with the same figure for held-out images,
-//!   a ratio well below 1 means the model reproduces training images (memorisation).
+//!   a ratio well below 1 means samples sit nearer the training images than new images do:
+//!   memorisation, or flat samples near the smoothest training images (the mosaics tell which).
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

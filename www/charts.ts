@@ -6,6 +6,9 @@ import type { GridStats } from './protocol';
 
 const COLOURS = ['#e4572e', '#29335c', '#17bebb', '#a8c256', '#f3a712', '#8e44ad'];
 const KEEP = 5000;
+// Tick labels short enough for the axis (losses reach 10⁸): 1.2M, −35K, 0.5.
+const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumSignificantDigits: 3 });
+const ticks = (_: uPlot, values: number[]) => values.map((v) => (v == null ? '' : compact.format(v)));
 
 interface Chart {
   plot: uPlot;
@@ -21,7 +24,7 @@ function make(root: HTMLElement, series: string[], asinh: boolean): Chart {
     legend: { show: true },
     cursor: { drag: { x: true, y: false } },
     scales: { x: { time: false }, y: asinh ? { distr: 4, asinh: 1 } : {} },
-    axes: [{ label: 'iteration' }, { size: 56 }],
+    axes: [{ label: 'iteration' }, { size: 56, values: ticks }],
     series: [{ label: 'iteration' }, ...series.map((label, i) => ({ label, stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: true }))],
   };
   root.replaceChildren();

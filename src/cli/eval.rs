@@ -126,7 +126,9 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
     println!("colour distance per grid (grey levels)        {}", colours.join("  "));
     if let (Some(s), Some(h), Some(r)) = (m.nn_synthesized_to_train, m.nn_held_out_to_train, m.nn_ratio) {
         println!(
-            "nearest training image (RMS grey levels)      synthesized {s:.1}, held-out {h:.1}, ratio {r:.2} (well below 1: copying)"
+            "nearest training image (RMS grey levels)      synthesized {s:.1}, held-out {h:.1}, ratio {r:.2} \
+             (below 1: samples sit nearer the training images than held-out images do; copies, or flat images \
+             near smooth ones: see the mosaics)"
         );
     }
     Ok(())
