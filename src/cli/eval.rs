@@ -103,7 +103,8 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
     let size = synthesized.size;
     let held_out_dir = args.data.clone().unwrap_or_else(|| PathBuf::from(BUNDLED_HELD_OUT));
     let held_out = load_images(&held_out_dir, size)?;
-    let train_dir = args.train.clone().or_else(|| args.data.is_none().then(|| PathBuf::from(BUNDLED_TRAIN)));
+    let is_bundled = |dir: &PathBuf| dir.canonicalize().ok() == PathBuf::from(BUNDLED_HELD_OUT).canonicalize().ok();
+    let train_dir = args.train.clone().or_else(|| is_bundled(&held_out_dir).then(|| PathBuf::from(BUNDLED_TRAIN)));
     let train = train_dir.map(|d| load_images(&d, size)).transpose()?;
     let m = evaluate(&synthesized, &held_out, train.as_ref(), &scales, args.seed);
     if args.json {
