@@ -25,8 +25,11 @@ fn contrast(images: &Tensor<4>) -> f64 {
         / n as f64
 }
 
+/// The stripes dataset, written to a folder of its own per call (tests run in parallel threads).
 fn stripes() -> Tensor<4> {
-    let dir = std::env::temp_dir().join(format!("multigrid-learning-{}", std::process::id()));
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("multigrid-learning-{}-{call}", std::process::id()));
     stripes_folder(&dir, 16, 16);
     let (set, _) = multigrid_ebm::data::load_folder(&dir, 16).unwrap();
     set.to_tensor(&cpu())
@@ -43,7 +46,7 @@ fn contrast_gap(method: Method, iterations: usize) -> (f64, f64) {
     learner.set_observed_colours(&data);
     let mut gaps = Vec::new();
     for _ in 0..iterations {
-        let batch = data.clone().select(0, index(&learner.batch_indices(16)));
+        let batch = data.clone().select(0, index(&learner.batch_indices(data.dims()[0])));
         let it = block_on(learner.learn(batch, &mut |_, _, _| {})).unwrap();
         gaps.push((contrast(it.synthesized.last().unwrap()) - target).abs());
     }
