@@ -9,9 +9,10 @@ held-out textures, and summarised in reports/comparison.md with learning curves 
 Interrupted runs resume where they stopped (each run keeps its evaluations in curve.json); with
 --train-only --methods cd,pcd, only those runs are trained (to share the work between machines).
 With --jobs N, N runs train at once (each with the machine's cores shared out through
-RAYON_NUM_THREADS); the figures do not depend on it. Needs a release build (cargo build --release) and matplotlib (installed into .venv if missing).
+RAYON_NUM_THREADS); the figures do not depend on it. Needs a release build (cargo build --release)
+and matplotlib (.venv/bin/pip install matplotlib==3.10.8).
 """
-import argparse, json, os, shutil, statistics, subprocess, sys, time
+import argparse, json, os, shutil, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -29,15 +30,20 @@ def evaluate(weights, seed=0, env=None):
     return json.loads(run("eval", "--weights", weights, "--seed", str(seed), "--json", capture=True, env=env))["metrics"]
 
 
+def run_dir(a, method, seed):
+    return os.path.join(a.runs, f"{method}-seed{seed}")
+
+
 def train_and_evaluate(a, method, seed, env):
     """Trains one method for one seed in chunks, evaluating after each chunk. Resumable: the
     evaluations so far are kept in the run's curve.json, and training resumes from its checkpoint."""
-    out = os.path.join(a.runs, f"{method}-seed{seed}")
+    out = run_dir(a, method, seed)
     saved = os.path.join(out, "curve.json")
     key = {"preset": a.preset, "method": method, "seed": seed, "chunk": a.chunk}
+    kept = json.load(open(saved)) if os.path.exists(saved) else None
     curve = []
-    if os.path.exists(saved) and json.load(open(saved))["key"] == key:
-        curve = [c for c in json.load(open(saved))["curve"] if c["iteration"] <= a.iters]
+    if kept and kept["key"] == key:
+        curve = [c for c in kept["curve"] if c["iteration"] <= a.iters]
     else:
         shutil.rmtree(out, ignore_errors=True)
     for done in range(a.chunk, a.iters + 1, a.chunk):
@@ -95,7 +101,7 @@ def main():
     if a.train_only:
         return
     for method, _ in METHODS:
-        out = os.path.join(a.runs, f"{method}-seed{seeds[0]}")
+        out = run_dir(a, method, seeds[0])
         run("sample", "--weights", os.path.join(out, "checkpoint.bpk"), "--n", "16", "--seed", "0", "--out", os.path.join(out, "samples"))
         finest = max(os.listdir(os.path.join(out, "samples")), key=lambda f: int(f.split("_")[1].split("x")[0]))
         shutil.copy(os.path.join(out, "samples", finest), os.path.join(figures, f"{method}.png"))

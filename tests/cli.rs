@@ -2,7 +2,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn multigrid(args: &[&str]) -> Output {
@@ -11,20 +11,13 @@ fn multigrid(args: &[&str]) -> Output {
     out
 }
 
-fn tempdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("multigrid-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
 #[test]
 fn training_twice_with_one_seed_gives_byte_identical_checkpoints_and_sample_writes_every_grid() {
-    let dir = tempdir("determinism");
+    let dir = common::tempdir("determinism");
     let data = dir.join("data");
     common::stripes_folder(&data, 12, 64);
     for run in ["r1", "r2"] {
@@ -71,7 +64,7 @@ fn training_twice_with_one_seed_gives_byte_identical_checkpoints_and_sample_writ
 
 #[test]
 fn sample_without_weights_uses_the_bundled_pretrained_model() {
-    let out = tempdir("bundled");
+    let out = common::tempdir("bundled");
     let result = multigrid(&["sample", "--n", "4", "--out", s(&out)]);
     assert!(String::from_utf8_lossy(&result.stderr).contains("bundled pretrained weights"));
     for size in [1, 4, 16, 64] {
@@ -100,7 +93,7 @@ fn bench_prints_the_table_and_json() {
 
 #[test]
 fn energy_of_weights_imported_from_pytorch_agrees_with_the_reference() {
-    let dir = tempdir("import");
+    let dir = common::tempdir("import");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let weights = dir.join("imported.bpk");
     multigrid(&[
@@ -142,7 +135,7 @@ fn energy_of_weights_imported_from_pytorch_agrees_with_the_reference() {
 
 #[test]
 fn a_bad_checkpoint_is_a_clear_error() {
-    let dir = tempdir("badweights");
+    let dir = common::tempdir("badweights");
     std::fs::write(dir.join("bad.bpk"), b"definitely not a checkpoint").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_multigrid"))
         .args(["sample", "--weights", s(&dir.join("bad.bpk")), "--out", s(&dir)])

@@ -39,7 +39,7 @@ fn raw_rgba_of_the_wrong_size_is_an_error() {
 
 #[test]
 fn unreadable_files_are_skipped_and_named() {
-    let dir = tempdir("skip");
+    let dir = common::tempdir("skip");
     common::stripes_folder(&dir, 3, 16);
     std::fs::write(dir.join("broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
     std::fs::write(dir.join("notes.txt"), b"hello").unwrap();
@@ -54,7 +54,7 @@ fn unreadable_files_are_skipped_and_named() {
 
 #[test]
 fn train_on_a_folder_of_only_corrupt_images_exits_2_naming_the_file() {
-    let dir = tempdir("corrupt");
+    let dir = common::tempdir("corrupt");
     std::fs::write(dir.join("bad.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR garbage").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_multigrid"))
         .args(["train", "--preset", "tiny", "--iters", "1", "--quiet", "--data"])
@@ -66,11 +66,4 @@ fn train_on_a_folder_of_only_corrupt_images_exits_2_naming_the_file() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("bad.png") && stderr.contains("no usable image"), "{stderr}");
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("multigrid-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

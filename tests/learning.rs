@@ -25,11 +25,10 @@ fn contrast(images: &Tensor<4>) -> f64 {
         / n as f64
 }
 
-/// The stripes dataset, written to a folder of its own per call (tests run in parallel threads).
-fn stripes() -> Tensor<4> {
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("multigrid-learning-{}-{call}", std::process::id()));
+/// The stripes dataset, written to a folder named for the calling test (tests run in parallel
+/// threads of one process, so each needs its own).
+fn stripes(name: &str) -> Tensor<4> {
+    let dir = tempdir(&format!("learning-{name}"));
     stripes_folder(&dir, 16, 16);
     let (set, _) = multigrid_ebm::data::load_folder(&dir, 16).unwrap();
     set.to_tensor(&cpu())
@@ -38,7 +37,7 @@ fn stripes() -> Tensor<4> {
 /// |contrast(synthesized) − contrast(observed)| at the finest grid: at the first iteration and
 /// averaged over the last five of `iterations`.
 fn contrast_gap(method: Method, iterations: usize) -> (f64, f64) {
-    let data = stripes();
+    let data = stripes(&format!("{method:?}"));
     let target = contrast(&data);
     let mut config = Config::tiny();
     config.method = method;
@@ -73,7 +72,7 @@ fn persistent_cd_learning_moves_synthesized_contrast_to_the_data() {
 
 #[test]
 fn multigrid_updates_every_grid_and_cd_only_the_finest() {
-    let data = stripes();
+    let data = stripes("updates");
     for (method, changed) in
         [(Method::Multigrid, vec![true, true]), (Method::Cd, vec![false, true]), (Method::Pcd, vec![false, true])]
     {
@@ -96,8 +95,9 @@ fn a_diverging_iteration_is_refused_and_changes_nothing() {
     config.langevin.delta = 1e30; // the chain overflows to infinity on the first step
     let mut learner = Learner::new(config, 1, &cpu()).unwrap();
     let before = values(learner.nets[1].flat_parameters()[0].0.clone());
-    let err =
-        block_on(learner.learn(stripes().narrow(0, 0, 8), &mut |_, _, _| {})).err().expect("divergence is an error");
+    let err = block_on(learner.learn(stripes("divergence").narrow(0, 0, 8), &mut |_, _, _| {}))
+        .err()
+        .expect("divergence is an error");
     assert!(err.to_string().contains("diverged"), "{err}");
     assert_eq!(learner.iteration, 0);
     assert_eq!(values(learner.nets[1].flat_parameters()[0].0.clone()), before);

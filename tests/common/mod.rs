@@ -34,6 +34,14 @@ pub fn pseudo_random(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
         .collect()
 }
 
+/// An empty scratch folder for one test, unique to this test process.
+pub fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("multigrid-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// A folder of PNG images made on the fly: horizontal stripes of two colours, period 8 rows
 /// (so the stripes survive down-sampling to 4×4), with a random phase per image.
 pub fn stripes_folder(dir: &std::path::Path, n: usize, size: u32) {
