@@ -1,0 +1,379 @@
+//! 2D convolution as batched im2col + GEMM, for the forward pass and both backward passes
+//! (patch for multigrid-ebm; see PATCH.md).
+//!
+//! Upstream flex builds its im2col tiles per image, so a layer with a small output (8×8, 4×4)
+//! gives GEMMs with a few dozen columns, and it leaves both backward passes to Burn's generic
+//! fallbacks (a transposed convolution per image for the input gradient, a convolution with the
+//! batch as channels for the weight gradient). Here a tile holds the output positions of
+//! several images (or part of one large image), so every pass is one large GEMM per tile:
+//!
+//! - forward:          Y[c_out, tile]    = W[c_out, rows] · col[rows, tile]
+//! - input gradient:   dcol[rows, tile]  = Wᵀ[rows, c_out] · dY[c_out, tile], then col2im
+//! - weight gradient:  dW[c_out, rows]  += dY[c_out, tile] · colᵀ[tile, rows]
+//!
+//! where `rows` = (input channel, kernel row, kernel column) of one group, the order of the
+//! weight's own layout, so the weight is used in place. Padding may be asymmetric; positions
+//! outside the input read as zero.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use burn_backend::DType;
+use burn_backend::ops::ConvOptions;
+use burn_backend::ops::conv::calculate_conv_output_size_asymmetric;
+use burn_std::{Bytes, Shape};
+
+use crate::{FlexTensor, Layout};
+
+/// Which gradient a backward pass computes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pass {
+    Input,
+    Weight,
+}
+
+/// Output positions per tile: the GEMM's N (forward, input gradient) or K (weight gradient).
+const TILE: usize = 512;
+
+/// Element types the GEMM crate multiplies natively.
+pub(crate) trait GemmElement:
+    bytemuck::Pod + burn_backend::Element + Copy + Send + Sync + 'static + num_traits::Zero + num_traits::One + core::ops::Add<Output = Self>
+{
+}
+impl<T> GemmElement for T where
+    T: bytemuck::Pod + burn_backend::Element + Copy + Send + Sync + 'static + num_traits::Zero + num_traits::One + core::ops::Add<Output = T>
+{
+}
+
+/// Shapes and options of one convolution, and how its positions split into tasks and tiles.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    batch: usize,
+    c_in: usize,
+    in_h: usize,
+    in_w: usize,
+    c_out: usize,
+    k_h: usize,
+    k_w: usize,
+    out_h: usize,
+    out_w: usize,
+    stride: [usize; 2],
+    pad: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+}
+
+impl Geometry {
+    fn new(x_shape: &[usize], w_shape: &[usize], options: &ConvOptions<2>) -> Self {
+        let [batch, c_in, in_h, in_w] = [x_shape[0], x_shape[1], x_shape[2], x_shape[3]];
+        let [c_out, _, k_h, k_w] = [w_shape[0], w_shape[1], w_shape[2], w_shape[3]];
+        let out = |i: usize, k: usize, size: usize| {
+            calculate_conv_output_size_asymmetric(k, options.stride[i], options.padding[i], options.dilation[i], size)
+        };
+        Geometry {
+            batch,
+            c_in,
+            in_h,
+            in_w,
+            c_out,
+            k_h,
+            k_w,
+            out_h: out(0, k_h, in_h),
+            out_w: out(1, k_w, in_w),
+            stride: options.stride,
+            pad: options.padding_begin(),
+            dilation: options.dilation,
+            groups: options.groups,
+        }
+    }
+
+    fn in_per_group(&self) -> usize {
+        self.c_in / self.groups
+    }
+    fn out_per_group(&self) -> usize {
+        self.c_out / self.groups
+    }
+    /// Rows of a group's im2col matrix (and columns of its weight matrix).
+    fn rows(&self) -> usize {
+        self.in_per_group() * self.k_h * self.k_w
+    }
+    fn positions(&self) -> usize {
+        self.out_h * self.out_w
+    }
+    fn image_len(&self) -> usize {
+        self.c_in * self.in_h * self.in_w
+    }
+
+    /// Images per task: whole images (so tasks never write the same memory), as many as fill
+    /// a tile, but few enough that every thread gets a task.
+    fn images_per_task(&self) -> usize {
+        let per_tile = (TILE / self.positions().max(1)).max(1);
+        per_tile.min(self.batch.div_ceil(threads())).max(1)
+    }
+    fn tasks(&self) -> usize {
+        self.batch.div_ceil(self.images_per_task())
+    }
+    /// Let the GEMM split its work over threads only when the tasks alone cannot keep them busy.
+    fn parallel_gemm(&self) -> bool {
+        self.tasks() < threads()
+    }
+}
+
+fn threads() -> usize {
+    #[cfg(feature = "rayon")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    return 1;
+}
+
+/// The contiguous runs of one tile: positions `start..start + len` of the images from `first`
+/// on (flattened image by image), cut at image boundaries; `f(image, position, column, run)`.
+fn image_runs(g: &Geometry, first: usize, start: usize, len: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+    let positions = g.positions();
+    let mut column = 0;
+    while column < len {
+        let n = start + column;
+        let (image, position) = (first + n / positions, n % positions);
+        let run = (positions - position).min(len - column);
+        f(image, position, column, run);
+        column += run;
+    }
+}
+
+/// Visit every element of a tile's im2col matrix [rows, len] with the index of the input value
+/// it reads (`None` in the padding): `f(column_index, input_index)`. Input indices are into the
+/// whole NCHW input; `group` picks the input channels.
+fn im2col_walk(g: &Geometry, group: usize, first: usize, start: usize, len: usize, mut f: impl FnMut(usize, Option<usize>)) {
+    let (k_area, channel0) = (g.k_h * g.k_w, group * g.in_per_group());
+    let (in_h, in_w) = (g.in_h as isize, g.in_w as isize);
+    for row in 0..g.rows() {
+        let (c, kh, kw) = (row / k_area, (row / g.k_w) % g.k_h, row % g.k_w);
+        let dy = (kh * g.dilation[0]) as isize - g.pad[0] as isize;
+        let dx = (kw * g.dilation[1]) as isize - g.pad[1] as isize;
+        image_runs(g, first, start, len, |image, position, column, run| {
+            let plane = (image * g.c_in + channel0 + c) * g.in_h * g.in_w;
+            // Cut the run at output rows.
+            let (mut p, mut col) = (position, row * len + column);
+            let end = position + run;
+            while p < end {
+                let (oy, ox0) = (p / g.out_w, p % g.out_w);
+                let row_end = (p - ox0 + g.out_w).min(end);
+                let iy = (oy * g.stride[0]) as isize + dy;
+                let inside_y = (0..in_h).contains(&iy);
+                for ox in ox0..ox0 + (row_end - p) {
+                    let ix = (ox * g.stride[1]) as isize + dx;
+                    let inside = inside_y && (0..in_w).contains(&ix);
+                    f(col, inside.then(|| plane + (iy * in_w + ix) as usize));
+                    col += 1;
+                }
+                p = row_end;
+            }
+        });
+    }
+}
+
+/// dst = lhs · rhs (or dst += lhs · rhs), each matrix given as (data, row stride, column stride).
+#[allow(clippy::too_many_arguments)]
+fn gemm<T: GemmElement>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [T],
+    dst_row_stride: usize,
+    accumulate: bool,
+    (lhs, lhs_rs, lhs_cs): (&[T], usize, usize),
+    (rhs, rhs_rs, rhs_cs): (&[T], usize, usize),
+    parallel: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    debug_assert!(dst.len() >= (m - 1) * dst_row_stride + n);
+    #[cfg(feature = "rayon")]
+    let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    #[cfg(not(feature = "rayon"))]
+    let parallelism = {
+        let _ = parallel;
+        gemm::Parallelism::None
+    };
+    let one = T::one();
+    // SAFETY: the slices cover every index the strides reach (checked by the callers' shapes).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_row_stride as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_cs as isize,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            rhs_cs as isize,
+            rhs_rs as isize,
+            if accumulate { one } else { T::zero() },
+            one,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Run `task(index, chunk)` for consecutive `chunk_len` chunks of `data`, in parallel with rayon.
+fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, task: impl Fn(usize, &mut [T]) + Send + Sync) {
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        data.par_chunks_mut(chunk_len.max(1)).enumerate().for_each(|(i, c)| task(i, c));
+    }
+    #[cfg(not(feature = "rayon"))]
+    data.chunks_mut(chunk_len.max(1)).enumerate().for_each(|(i, c)| task(i, c));
+}
+
+/// The tiles of task `task`: `f(first_image, start, len)`.
+fn task_tiles(g: &Geometry, task: usize, mut f: impl FnMut(usize, usize, usize)) {
+    let first = task * g.images_per_task();
+    let images = g.images_per_task().min(g.batch - first);
+    let total = images * g.positions();
+    for start in (0..total).step_by(TILE.max(1)) {
+        f(first, start, TILE.min(total - start));
+    }
+}
+
+fn tile_len(g: &Geometry) -> usize {
+    TILE.min(g.images_per_task() * g.positions()).max(1)
+}
+
+fn tensor<T: GemmElement>(data: Vec<T>, shape: [usize; 4], dtype: DType) -> FlexTensor {
+    FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape.to_vec())), dtype)
+}
+
+/// The forward convolution.
+pub(crate) fn forward<T: GemmElement>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let dtype = x.dtype();
+    let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
+    let (x, w): (&[T], &[T]) = (x.storage(), weight.storage());
+    let bias = bias.map(|b| b.to_contiguous());
+    let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
+    let (rows, opg, positions) = (g.rows(), g.out_per_group(), g.positions());
+    let mut y = vec![T::zero(); g.batch * g.c_out * positions];
+    for_each_chunk(&mut y, g.images_per_task() * g.c_out * positions, |task, out| {
+        let mut col = vec![T::zero(); rows * tile_len(&g)];
+        let mut tile = vec![T::zero(); opg * tile_len(&g)];
+        for group in 0..g.groups {
+            task_tiles(&g, task, |first, start, len| {
+                im2col_walk(&g, group, first, start, len, |i, src| col[i] = src.map_or(T::zero(), |s| x[s]));
+                let w_group = &w[group * opg * rows..];
+                gemm([opg, len, rows], &mut tile, len, false, (w_group, rows, 1), (&col, len, 1), g.parallel_gemm());
+                image_runs(&g, first, start, len, |image, position, column, run| {
+                    for o in 0..opg {
+                        let channel = group * opg + o;
+                        let b = bias.map_or(T::zero(), |b| b[channel]);
+                        let dst = ((image - first) * g.c_out + channel) * positions + position;
+                        for (d, &v) in out[dst..dst + run].iter_mut().zip(&tile[o * len + column..][..run]) {
+                            *d = v + b;
+                        }
+                    }
+                });
+            });
+        }
+    });
+    tensor(y, [g.batch, g.c_out, g.out_h, g.out_w], dtype)
+}
+
+/// Gather a tile of the output gradient into [c_out of the group, len].
+fn gather_output_grad<T: GemmElement>(g: &Geometry, dy: &[T], group: usize, first: usize, start: usize, len: usize, tile: &mut [T]) {
+    let (opg, positions) = (g.out_per_group(), g.positions());
+    image_runs(g, first, start, len, |image, position, column, run| {
+        for o in 0..opg {
+            let src = (image * g.c_out + group * opg + o) * positions + position;
+            tile[o * len + column..][..run].copy_from_slice(&dy[src..src + run]);
+        }
+    });
+}
+
+/// The gradient of the input: col2im of Wᵀ · dY.
+pub(crate) fn x_backward<T: GemmElement>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let dtype = output_grad.dtype();
+    let (weight, output_grad) = (weight.to_contiguous(), output_grad.to_contiguous());
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
+    let (w, dy): (&[T], &[T]) = (weight.storage(), output_grad.storage());
+    let (rows, opg) = (g.rows(), g.out_per_group());
+    let mut dx = vec![T::zero(); g.batch * g.image_len()];
+    for_each_chunk(&mut dx, g.images_per_task() * g.image_len(), |task, out| {
+        let mut col = vec![T::zero(); rows * tile_len(&g)];
+        let mut tile = vec![T::zero(); opg * tile_len(&g)];
+        let offset = task * g.images_per_task() * g.image_len();
+        for group in 0..g.groups {
+            task_tiles(&g, task, |first, start, len| {
+                gather_output_grad(&g, dy, group, first, start, len, &mut tile);
+                let w_group = &w[group * opg * rows..];
+                gemm([rows, len, opg], &mut col, len, false, (w_group, 1, rows), (&tile, len, 1), g.parallel_gemm());
+                im2col_walk(&g, group, first, start, len, |i, dst| {
+                    if let Some(d) = dst {
+                        out[d - offset] = out[d - offset] + col[i];
+                    }
+                });
+            });
+        }
+    });
+    tensor(dx, [g.batch, g.c_in, g.in_h, g.in_w], dtype)
+}
+
+/// The gradient of the weight: Σ over tiles of dY · colᵀ.
+pub(crate) fn weight_backward<T: GemmElement>(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let dtype = output_grad.dtype();
+    let (x, output_grad) = (x.to_contiguous(), output_grad.to_contiguous());
+    let w_shape = weight.layout().shape();
+    let g = Geometry::new(x.layout().shape(), w_shape, options);
+    let (x, dy): (&[T], &[T]) = (x.storage(), output_grad.storage());
+    let (rows, opg) = (g.rows(), g.out_per_group());
+    let task_grad = |task: usize, mut dw: Vec<T>| {
+        let mut col = vec![T::zero(); rows * tile_len(&g)];
+        let mut tile = vec![T::zero(); opg * tile_len(&g)];
+        for group in 0..g.groups {
+            task_tiles(&g, task, |first, start, len| {
+                im2col_walk(&g, group, first, start, len, |i, src| col[i] = src.map_or(T::zero(), |s| x[s]));
+                gather_output_grad(&g, dy, group, first, start, len, &mut tile);
+                let dw_group = &mut dw[group * opg * rows..(group + 1) * opg * rows];
+                gemm([opg, rows, len], dw_group, rows, true, (&tile, len, 1), (&col, 1, len), g.parallel_gemm());
+            });
+        }
+        dw
+    };
+    let zeros = || vec![T::zero(); g.c_out * rows];
+    #[cfg(feature = "rayon")]
+    let dw = {
+        use rayon::prelude::*;
+        (0..g.tasks())
+            .into_par_iter()
+            .fold(zeros, |dw, task| task_grad(task, dw))
+            .reduce(zeros, |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(a, b)| *a = *a + b);
+                a
+            })
+    };
+    #[cfg(not(feature = "rayon"))]
+    let dw = (0..g.tasks()).fold(zeros(), |dw, task| task_grad(task, dw));
+    tensor(dw, [w_shape[0], w_shape[1], w_shape[2], w_shape[3]], dtype)
+}
+
+// Tested against a direct convolution through Burn's public API (forward, and the input and
+// weight gradients by autodiff): multigrid-ebm's tests/conv.rs.
