@@ -1,11 +1,21 @@
-import { expect, test } from '@playwright/test';
+import { type Page, expect, test } from '@playwright/test';
 import { iteration, nonBlank, openPage, synthesizedPixels } from './helpers';
 
+/** Whether this Chromium has a WebGPU adapter, and whether it is a software one. */
+async function adapter(page: Page): Promise<{ found: boolean; software: boolean }> {
+  await page.goto('?preset=tiny');
+  return page.evaluate(async () => {
+    type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
+    const a = (await (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu?.requestAdapter()) ?? null;
+    return { found: !!a, software: !!(a?.info?.isFallbackAdapter ?? a?.isFallbackAdapter) };
+  });
+}
+
 test('with a WebGPU adapter the page trains on WebGPU and names the adapter', async ({ page }) => {
-  await page.goto('?preset=tiny&seed=2');
-  const hasAdapter = await page.evaluate(async () => !!(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter()));
-  test.skip(!hasAdapter, 'SKIPPED: this Chromium has no WebGPU adapter');
-  await openPage(page, '?preset=tiny&seed=2');
+  const { found } = await adapter(page);
+  test.skip(!found, 'SKIPPED: this Chromium has no WebGPU adapter');
+  // Asked for explicitly, so a software adapter is used too.
+  await openPage(page, '?preset=tiny&seed=2&backend=webgpu');
   await expect(page.locator('#backend')).toHaveText(/^WebGPU · /);
   await page.click('#step');
   await expect.poll(() => iteration(page), { timeout: 120_000 }).toBe(1);
@@ -16,4 +26,11 @@ test('with a WebGPU adapter the page trains on WebGPU and names the adapter', as
 test('?backend=cpu forces the CPU backend even with an adapter', async ({ page }) => {
   await openPage(page, '?preset=tiny&backend=cpu');
   await expect(page.locator('#backend')).toHaveText(/CPU \(wasm\).*backend=cpu/);
+});
+
+test('a software-only WebGPU adapter is passed over for the CPU, and the page says why', async ({ page }) => {
+  const { found, software } = await adapter(page);
+  test.skip(!found || !software, `SKIPPED: this Chromium's adapter is ${found ? 'a hardware one' : 'missing'}`);
+  await openPage(page, '?preset=tiny');
+  await expect(page.locator('#backend')).toHaveText(/CPU \(wasm\).*slower than the CPU here; \?backend=webgpu uses it/);
 });

@@ -70,7 +70,7 @@ try {
   let webgpuNote = '';
   try {
     webgpu = await withPage(webgpuArgs, async (page) => {
-      await page.goto(`${url}?preset=tiny`);
+      await page.goto(`${url}?preset=tiny&backend=webgpu`);
       await page.waitForSelector('body[data-ready=true]');
       const adapter = await page.locator('#backend').textContent();
       if (!adapter.startsWith('WebGPU')) throw new Error(`no adapter (${adapter})`);

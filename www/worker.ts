@@ -10,15 +10,16 @@ let fallbackReason: string | null = null;
 let images: { name: string; rgba: Uint8Array; width: number; height: number }[] = [];
 
 /** Find a WebGPU adapter, or say why there is none (before Burn touches the GPU). */
-async function findAdapter(): Promise<{ name: string } | { reason: string }> {
+async function findAdapter(): Promise<{ name: string; software: boolean } | { reason: string }> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return { reason: 'this browser has no WebGPU (navigator.gpu is undefined)' };
   try {
     const adapter = await gpu.requestAdapter();
     if (!adapter) return { reason: 'WebGPU found no adapter (requestAdapter() returned null)' };
-    const info = adapter.info;
+    const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
     const name = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
-    return { name: (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ? `${name} (software)` : name };
+    const software = !!(info?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter);
+    return { name: software ? `${name} (software)` : name, software };
   } catch (e) {
     return { reason: `requestAdapter() failed: ${String(e)}` };
   }
@@ -76,7 +77,11 @@ async function start(choice: BackendChoice, settings: Overrides, weights: ArrayB
     fallbackReason = 'the CPU backend was chosen (?backend=cpu)';
   } else {
     const found = await findAdapter();
-    if ('name' in found) {
+    if ('name' in found && found.software && choice === 'auto') {
+      // A software rasteriser (e.g. SwiftShader) runs these nets far slower than the wasm CPU
+      // backend (reports/bench.md), so it is used only when asked for.
+      fallbackReason = `the only WebGPU adapter, ${found.name}, is slower than the CPU here; ?backend=webgpu uses it`;
+    } else if ('name' in found) {
       backend = 'webgpu';
       adapterName = found.name;
     } else {

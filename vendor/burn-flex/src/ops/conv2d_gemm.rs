@@ -36,11 +36,27 @@ const TILE: usize = 512;
 
 /// Element types the GEMM crate multiplies natively.
 pub(crate) trait GemmElement:
-    bytemuck::Pod + burn_backend::Element + Copy + Send + Sync + 'static + num_traits::Zero + num_traits::One + core::ops::Add<Output = Self>
+    bytemuck::Pod
+    + burn_backend::Element
+    + Copy
+    + Send
+    + Sync
+    + 'static
+    + num_traits::Zero
+    + num_traits::One
+    + core::ops::Add<Output = Self>
 {
 }
 impl<T> GemmElement for T where
-    T: bytemuck::Pod + burn_backend::Element + Copy + Send + Sync + 'static + num_traits::Zero + num_traits::One + core::ops::Add<Output = T>
+    T: bytemuck::Pod
+        + burn_backend::Element
+        + Copy
+        + Send
+        + Sync
+        + 'static
+        + num_traits::Zero
+        + num_traits::One
+        + core::ops::Add<Output = T>
 {
 }
 
@@ -139,36 +155,98 @@ fn image_runs(g: &Geometry, first: usize, start: usize, len: usize, mut f: impl 
     }
 }
 
-/// Visit every element of a tile's im2col matrix [rows, len] with the index of the input value
-/// it reads (`None` in the padding): `f(column_index, input_index)`. Input indices are into the
-/// whole NCHW input; `group` picks the input channels.
-fn im2col_walk(g: &Geometry, group: usize, first: usize, start: usize, len: usize, mut f: impl FnMut(usize, Option<usize>)) {
-    let (k_area, channel0) = (g.k_h * g.k_w, group * g.in_per_group());
-    let (in_h, in_w) = (g.in_h as isize, g.in_w as isize);
-    for row in 0..g.rows() {
-        let (c, kh, kw) = (row / k_area, (row / g.k_w) % g.k_h, row % g.k_w);
-        let dy = (kh * g.dilation[0]) as isize - g.pad[0] as isize;
-        let dx = (kw * g.dilation[1]) as isize - g.pad[1] as isize;
-        image_runs(g, first, start, len, |image, position, column, run| {
-            let plane = (image * g.c_in + channel0 + c) * g.in_h * g.in_w;
-            // Cut the run at output rows.
-            let (mut p, mut col) = (position, row * len + column);
-            let end = position + run;
-            while p < end {
-                let (oy, ox0) = (p / g.out_w, p % g.out_w);
-                let row_end = (p - ox0 + g.out_w).min(end);
-                let iy = (oy * g.stride[0]) as isize + dy;
-                let inside_y = (0..in_h).contains(&iy);
-                for ox in ox0..ox0 + (row_end - p) {
-                    let ix = (ox * g.stride[1]) as isize + dx;
-                    let inside = inside_y && (0..in_w).contains(&ix);
-                    f(col, inside.then(|| plane + (iy * in_w + ix) as usize));
-                    col += 1;
+/// Marks an output position whose input lies in the padding.
+const PADDING: u32 = u32::MAX;
+
+/// For each kernel offset (kh, kw) and output position, the index in an input channel plane
+/// that the position reads, or [`PADDING`]: [k_h · k_w, positions]. The same for every channel
+/// and image, so it is computed once per convolution.
+fn patch_indices(g: &Geometry) -> Vec<u32> {
+    assert!(g.in_h * g.in_w < PADDING as usize, "conv2d: input plane too large");
+    let mut indices = Vec::with_capacity(g.k_h * g.k_w * g.positions());
+    for kh in 0..g.k_h {
+        for kw in 0..g.k_w {
+            for oy in 0..g.out_h {
+                let iy = (oy * g.stride[0] + kh * g.dilation[0]).checked_sub(g.pad[0]).filter(|&i| i < g.in_h);
+                for ox in 0..g.out_w {
+                    let ix = (ox * g.stride[1] + kw * g.dilation[1]).checked_sub(g.pad[1]).filter(|&i| i < g.in_w);
+                    indices.push(match (iy, ix) {
+                        (Some(iy), Some(ix)) => (iy * g.in_w + ix) as u32,
+                        _ => PADDING,
+                    });
                 }
-                p = row_end;
             }
+        }
+    }
+    indices
+}
+
+/// Visit a tile's im2col matrix [rows, len] run by run: `f(column, plane, indices)`, where the
+/// columns `column..column + indices.len()` (indices into the matrix) read the input at
+/// `plane + indices[i]`. `group` picks the input channels.
+#[allow(clippy::too_many_arguments)]
+fn im2col_walk(
+    g: &Geometry,
+    patches: &[u32],
+    group: usize,
+    first: usize,
+    start: usize,
+    len: usize,
+    mut f: impl FnMut(usize, usize, &[u32]),
+) {
+    let (k_area, positions) = (g.k_h * g.k_w, g.positions());
+    for row in 0..g.rows() {
+        let channel = group * g.in_per_group() + row / k_area;
+        let indices = &patches[(row % k_area) * positions..][..positions];
+        image_runs(g, first, start, len, |image, position, column, run| {
+            let plane = (image * g.c_in + channel) * g.in_h * g.in_w;
+            f(row * len + column, plane, &indices[position..position + run]);
         });
     }
+}
+
+/// Fill a tile's im2col matrix from the input.
+#[allow(clippy::too_many_arguments)]
+fn im2col<T: GemmElement>(
+    g: &Geometry,
+    patches: &[u32],
+    x: &[T],
+    group: usize,
+    first: usize,
+    start: usize,
+    len: usize,
+    col: &mut [T],
+) {
+    im2col_walk(g, patches, group, first, start, len, |column, plane, indices| {
+        let x = &x[plane..plane + g.in_h * g.in_w];
+        for (d, &i) in col[column..column + indices.len()].iter_mut().zip(indices) {
+            *d = if i == PADDING { T::zero() } else { x[i as usize] };
+        }
+    });
+}
+
+/// Add a tile's im2col-shaped gradient back onto the input positions it came from (col2im);
+/// `dx` holds the images from input index `offset` on.
+#[allow(clippy::too_many_arguments)]
+fn col2im_add<T: GemmElement>(
+    g: &Geometry,
+    patches: &[u32],
+    col: &[T],
+    group: usize,
+    first: usize,
+    start: usize,
+    len: usize,
+    dx: &mut [T],
+    offset: usize,
+) {
+    im2col_walk(g, patches, group, first, start, len, |column, plane, indices| {
+        let dx = &mut dx[plane - offset..plane - offset + g.in_h * g.in_w];
+        for (&v, &i) in col[column..column + indices.len()].iter().zip(indices) {
+            if i != PADDING {
+                dx[i as usize] = dx[i as usize] + v;
+            }
+        }
+    });
 }
 
 /// dst = lhs · rhs (or dst += lhs · rhs), each matrix given as (data, row stride, column stride).
@@ -245,6 +323,36 @@ fn tile_len(g: &Geometry) -> usize {
     TILE.min(g.images_per_task() * g.positions()).max(1)
 }
 
+/// Run `f(col, tile)` with two scratch buffers of at least the given lengths (contents
+/// unspecified: every pass overwrites them before reading). The im2col buffer alone can be
+/// several MB, so with `std` the buffers are kept per thread and reused across calls instead of
+/// being allocated, page-faulted and zeroed each time.
+fn with_scratch<T: GemmElement, R>(col_len: usize, tile_len: usize, f: impl FnOnce(&mut [T], &mut [T]) -> R) -> R {
+    #[cfg(feature = "std")]
+    std::thread_local! {
+        static SCRATCH: core::cell::Cell<Vec<u64>> = const { core::cell::Cell::new(Vec::new()) };
+    }
+    let words = |n: usize| (n * core::mem::size_of::<T>()).div_ceil(8);
+    // Taken out while in use: a task that waits inside a parallel GEMM may run another task on
+    // this thread, which then finds the slot empty and allocates its own.
+    #[cfg(feature = "std")]
+    let mut buffer = SCRATCH.with(|s| s.take());
+    #[cfg(not(feature = "std"))]
+    let mut buffer = Vec::new();
+    let (col_words, tile_words) = (words(col_len), words(tile_len));
+    if buffer.len() < col_words + tile_words {
+        buffer.resize(col_words + tile_words, 0u64);
+    }
+    let (col, tile) = buffer.split_at_mut(col_words);
+    let result = f(
+        &mut bytemuck::cast_slice_mut::<u64, T>(col)[..col_len],
+        &mut bytemuck::cast_slice_mut::<u64, T>(&mut tile[..tile_words])[..tile_len],
+    );
+    #[cfg(feature = "std")]
+    SCRATCH.with(|s| s.set(buffer));
+    result
+}
+
 fn tensor<T: GemmElement>(data: Vec<T>, shape: [usize; 4], dtype: DType) -> FlexTensor {
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape.to_vec())), dtype)
 }
@@ -263,33 +371,42 @@ pub(crate) fn forward<T: GemmElement>(
     let bias = bias.map(|b| b.to_contiguous());
     let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
     let (rows, opg, positions) = (g.rows(), g.out_per_group(), g.positions());
+    let patches = patch_indices(&g);
     let mut y = vec![T::zero(); g.batch * g.c_out * positions];
     for_each_chunk(&mut y, g.images_per_task() * g.c_out * positions, |task, out| {
-        let mut col = vec![T::zero(); rows * tile_len(&g)];
-        let mut tile = vec![T::zero(); opg * tile_len(&g)];
-        for group in 0..g.groups {
-            task_tiles(&g, task, |first, start, len| {
-                im2col_walk(&g, group, first, start, len, |i, src| col[i] = src.map_or(T::zero(), |s| x[s]));
-                let w_group = &w[group * opg * rows..];
-                gemm([opg, len, rows], &mut tile, len, false, (w_group, rows, 1), (&col, len, 1), g.parallel_gemm());
-                image_runs(&g, first, start, len, |image, position, column, run| {
-                    for o in 0..opg {
-                        let channel = group * opg + o;
-                        let b = bias.map_or(T::zero(), |b| b[channel]);
-                        let dst = ((image - first) * g.c_out + channel) * positions + position;
-                        for (d, &v) in out[dst..dst + run].iter_mut().zip(&tile[o * len + column..][..run]) {
-                            *d = v + b;
+        with_scratch(rows * tile_len(&g), opg * tile_len(&g), |col: &mut [T], tile: &mut [T]| {
+            for group in 0..g.groups {
+                task_tiles(&g, task, |first, start, len| {
+                    im2col(&g, &patches, x, group, first, start, len, col);
+                    let w_group = &w[group * opg * rows..];
+                    gemm([opg, len, rows], tile, len, false, (w_group, rows, 1), (col, len, 1), g.parallel_gemm());
+                    image_runs(&g, first, start, len, |image, position, column, run| {
+                        for o in 0..opg {
+                            let channel = group * opg + o;
+                            let b = bias.map_or(T::zero(), |b| b[channel]);
+                            let dst = ((image - first) * g.c_out + channel) * positions + position;
+                            for (d, &v) in out[dst..dst + run].iter_mut().zip(&tile[o * len + column..][..run]) {
+                                *d = v + b;
+                            }
                         }
-                    }
+                    });
                 });
-            });
-        }
+            }
+        })
     });
     tensor(y, [g.batch, g.c_out, g.out_h, g.out_w], dtype)
 }
 
 /// Gather a tile of the output gradient into [c_out of the group, len].
-fn gather_output_grad<T: GemmElement>(g: &Geometry, dy: &[T], group: usize, first: usize, start: usize, len: usize, tile: &mut [T]) {
+fn gather_output_grad<T: GemmElement>(
+    g: &Geometry,
+    dy: &[T],
+    group: usize,
+    first: usize,
+    start: usize,
+    len: usize,
+    tile: &mut [T],
+) {
     let (opg, positions) = (g.out_per_group(), g.positions());
     image_runs(g, first, start, len, |image, position, column, run| {
         for o in 0..opg {
@@ -311,23 +428,20 @@ pub(crate) fn x_backward<T: GemmElement>(
     let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
     let (w, dy): (&[T], &[T]) = (weight.storage(), output_grad.storage());
     let (rows, opg) = (g.rows(), g.out_per_group());
+    let patches = patch_indices(&g);
     let mut dx = vec![T::zero(); g.batch * g.image_len()];
     for_each_chunk(&mut dx, g.images_per_task() * g.image_len(), |task, out| {
-        let mut col = vec![T::zero(); rows * tile_len(&g)];
-        let mut tile = vec![T::zero(); opg * tile_len(&g)];
-        let offset = task * g.images_per_task() * g.image_len();
-        for group in 0..g.groups {
-            task_tiles(&g, task, |first, start, len| {
-                gather_output_grad(&g, dy, group, first, start, len, &mut tile);
-                let w_group = &w[group * opg * rows..];
-                gemm([rows, len, opg], &mut col, len, false, (w_group, 1, rows), (&tile, len, 1), g.parallel_gemm());
-                im2col_walk(&g, group, first, start, len, |i, dst| {
-                    if let Some(d) = dst {
-                        out[d - offset] = out[d - offset] + col[i];
-                    }
+        with_scratch(rows * tile_len(&g), opg * tile_len(&g), |col: &mut [T], tile: &mut [T]| {
+            let offset = task * g.images_per_task() * g.image_len();
+            for group in 0..g.groups {
+                task_tiles(&g, task, |first, start, len| {
+                    gather_output_grad(&g, dy, group, first, start, len, tile);
+                    let w_group = &w[group * opg * rows..];
+                    gemm([rows, len, opg], col, len, false, (w_group, 1, rows), (tile, len, 1), g.parallel_gemm());
+                    col2im_add(&g, &patches, col, group, first, start, len, out, offset);
                 });
-            });
-        }
+            }
+        })
     });
     tensor(dx, [g.batch, g.c_in, g.in_h, g.in_w], dtype)
 }
@@ -345,30 +459,28 @@ pub(crate) fn weight_backward<T: GemmElement>(
     let g = Geometry::new(x.layout().shape(), w_shape, options);
     let (x, dy): (&[T], &[T]) = (x.storage(), output_grad.storage());
     let (rows, opg) = (g.rows(), g.out_per_group());
+    let patches = patch_indices(&g);
     let task_grad = |task: usize, mut dw: Vec<T>| {
-        let mut col = vec![T::zero(); rows * tile_len(&g)];
-        let mut tile = vec![T::zero(); opg * tile_len(&g)];
-        for group in 0..g.groups {
-            task_tiles(&g, task, |first, start, len| {
-                im2col_walk(&g, group, first, start, len, |i, src| col[i] = src.map_or(T::zero(), |s| x[s]));
-                gather_output_grad(&g, dy, group, first, start, len, &mut tile);
-                let dw_group = &mut dw[group * opg * rows..(group + 1) * opg * rows];
-                gemm([opg, rows, len], dw_group, rows, true, (&tile, len, 1), (&col, 1, len), g.parallel_gemm());
-            });
-        }
+        with_scratch(rows * tile_len(&g), opg * tile_len(&g), |col: &mut [T], tile: &mut [T]| {
+            for group in 0..g.groups {
+                task_tiles(&g, task, |first, start, len| {
+                    im2col(&g, &patches, x, group, first, start, len, col);
+                    gather_output_grad(&g, dy, group, first, start, len, tile);
+                    let dw_group = &mut dw[group * opg * rows..(group + 1) * opg * rows];
+                    gemm([opg, rows, len], dw_group, rows, true, (tile, len, 1), (col, 1, len), g.parallel_gemm());
+                });
+            }
+        });
         dw
     };
     let zeros = || vec![T::zero(); g.c_out * rows];
     #[cfg(feature = "rayon")]
     let dw = {
         use rayon::prelude::*;
-        (0..g.tasks())
-            .into_par_iter()
-            .fold(zeros, |dw, task| task_grad(task, dw))
-            .reduce(zeros, |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(a, b)| *a = *a + b);
-                a
-            })
+        (0..g.tasks()).into_par_iter().fold(zeros, |dw, task| task_grad(task, dw)).reduce(zeros, |mut a, b| {
+            a.iter_mut().zip(b).for_each(|(a, b)| *a = *a + b);
+            a
+        })
     };
     #[cfg(not(feature = "rayon"))]
     let dw = (0..g.tasks()).fold(zeros(), |dw, task| task_grad(task, dw));
