@@ -141,15 +141,24 @@ fn threads() -> usize {
     return 1;
 }
 
-/// The contiguous runs of one tile: positions `start..start + len` of the images from `first`
-/// on (flattened image by image), cut at image boundaries; `f(image, position, column, run)`.
-fn image_runs(g: &Geometry, first: usize, start: usize, len: usize, mut f: impl FnMut(usize, usize, usize, usize)) {
+/// One tile of a task: output positions `start..start + len` of the images from `first` on
+/// (flattened image by image), for the channels of `group`.
+#[derive(Clone, Copy, Debug)]
+struct Tile {
+    group: usize,
+    first: usize,
+    start: usize,
+    len: usize,
+}
+
+/// The contiguous runs of a tile, cut at image boundaries: `f(image, position, column, run)`.
+fn image_runs(g: &Geometry, tile: Tile, mut f: impl FnMut(usize, usize, usize, usize)) {
     let positions = g.positions();
     let mut column = 0;
-    while column < len {
-        let n = start + column;
-        let (image, position) = (first + n / positions, n % positions);
-        let run = (positions - position).min(len - column);
+    while column < tile.len {
+        let n = tile.start + column;
+        let (image, position) = (tile.first + n / positions, n % positions);
+        let run = (positions - position).min(tile.len - column);
         f(image, position, column, run);
         column += run;
     }
@@ -183,41 +192,22 @@ fn patch_indices(g: &Geometry) -> Vec<u32> {
 
 /// Visit a tile's im2col matrix [rows, len] run by run: `f(column, plane, indices)`, where the
 /// columns `column..column + indices.len()` (indices into the matrix) read the input at
-/// `plane + indices[i]`. `group` picks the input channels.
-#[allow(clippy::too_many_arguments)]
-fn im2col_walk(
-    g: &Geometry,
-    patches: &[u32],
-    group: usize,
-    first: usize,
-    start: usize,
-    len: usize,
-    mut f: impl FnMut(usize, usize, &[u32]),
-) {
+/// `plane + indices[i]`.
+fn im2col_walk(g: &Geometry, patches: &[u32], tile: Tile, mut f: impl FnMut(usize, usize, &[u32])) {
     let (k_area, positions) = (g.k_h * g.k_w, g.positions());
     for row in 0..g.rows() {
-        let channel = group * g.in_per_group() + row / k_area;
+        let channel = tile.group * g.in_per_group() + row / k_area;
         let indices = &patches[(row % k_area) * positions..][..positions];
-        image_runs(g, first, start, len, |image, position, column, run| {
+        image_runs(g, tile, |image, position, column, run| {
             let plane = (image * g.c_in + channel) * g.in_h * g.in_w;
-            f(row * len + column, plane, &indices[position..position + run]);
+            f(row * tile.len + column, plane, &indices[position..position + run]);
         });
     }
 }
 
 /// Fill a tile's im2col matrix from the input.
-#[allow(clippy::too_many_arguments)]
-fn im2col<T: GemmElement>(
-    g: &Geometry,
-    patches: &[u32],
-    x: &[T],
-    group: usize,
-    first: usize,
-    start: usize,
-    len: usize,
-    col: &mut [T],
-) {
-    im2col_walk(g, patches, group, first, start, len, |column, plane, indices| {
+fn im2col<T: GemmElement>(g: &Geometry, patches: &[u32], x: &[T], tile: Tile, col: &mut [T]) {
+    im2col_walk(g, patches, tile, |column, plane, indices| {
         let x = &x[plane..plane + g.in_h * g.in_w];
         for (d, &i) in col[column..column + indices.len()].iter_mut().zip(indices) {
             *d = if i == PADDING { T::zero() } else { x[i as usize] };
@@ -227,19 +217,8 @@ fn im2col<T: GemmElement>(
 
 /// Add a tile's im2col-shaped gradient back onto the input positions it came from (col2im);
 /// `dx` holds the images from input index `offset` on.
-#[allow(clippy::too_many_arguments)]
-fn col2im_add<T: GemmElement>(
-    g: &Geometry,
-    patches: &[u32],
-    col: &[T],
-    group: usize,
-    first: usize,
-    start: usize,
-    len: usize,
-    dx: &mut [T],
-    offset: usize,
-) {
-    im2col_walk(g, patches, group, first, start, len, |column, plane, indices| {
+fn col2im_add<T: GemmElement>(g: &Geometry, patches: &[u32], tile: Tile, col: &[T], dx: &mut [T], offset: usize) {
+    im2col_walk(g, patches, tile, |column, plane, indices| {
         let dx = &mut dx[plane - offset..plane - offset + g.in_h * g.in_w];
         for (&v, &i) in col[column..column + indices.len()].iter().zip(indices) {
             if i != PADDING {
@@ -250,7 +229,6 @@ fn col2im_add<T: GemmElement>(
 }
 
 /// dst = lhs · rhs (or dst += lhs · rhs), each matrix given as (data, row stride, column stride).
-#[allow(clippy::too_many_arguments)]
 fn gemm<T: GemmElement>(
     [m, n, k]: [usize; 3],
     dst: &mut [T],
@@ -263,7 +241,13 @@ fn gemm<T: GemmElement>(
     if m == 0 || n == 0 {
         return;
     }
-    debug_assert!(dst.len() >= (m - 1) * dst_row_stride + n);
+    // The last element each operand's strides reach must lie inside its slice.
+    let extent = |rows: usize, cols: usize, rs: usize, cs: usize| (rows - 1) * rs + (cols - 1) * cs + 1;
+    assert!(dst.len() >= extent(m, n, dst_row_stride, 1), "conv2d gemm: destination too short");
+    if k > 0 {
+        assert!(lhs.len() >= extent(m, k, lhs_rs, lhs_cs), "conv2d gemm: left operand too short");
+        assert!(rhs.len() >= extent(k, n, rhs_rs, rhs_cs), "conv2d gemm: right operand too short");
+    }
     #[cfg(feature = "rayon")]
     let parallelism = if parallel { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
     #[cfg(not(feature = "rayon"))]
@@ -272,7 +256,7 @@ fn gemm<T: GemmElement>(
         gemm::Parallelism::None
     };
     let one = T::one();
-    // SAFETY: the slices cover every index the strides reach (checked by the callers' shapes).
+    // SAFETY: the slices cover every index the strides reach (asserted above).
     unsafe {
         gemm::gemm(
             m,
@@ -309,25 +293,27 @@ fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, task: impl Fn(usize
     data.chunks_mut(chunk_len.max(1)).enumerate().for_each(|(i, c)| task(i, c));
 }
 
-/// The tiles of task `task`: `f(first_image, start, len)`.
-fn task_tiles(g: &Geometry, task: usize, mut f: impl FnMut(usize, usize, usize)) {
+/// Run `f(tile, col, out)` for every group and tile of task `task`, with scratch buffers for the
+/// tile's im2col matrix [rows, len] (`col`) and its block of the output (gradient) [c_out of the
+/// group, len] (`out`).
+fn for_each_tile<T: GemmElement>(g: &Geometry, task: usize, mut f: impl FnMut(Tile, &mut [T], &mut [T])) {
     let first = task * g.images_per_task();
-    let images = g.images_per_task().min(g.batch - first);
-    let total = images * g.positions();
-    for start in (0..total).step_by(TILE.max(1)) {
-        f(first, start, TILE.min(total - start));
-    }
+    let total = g.images_per_task().min(g.batch - first) * g.positions();
+    let longest = TILE.min(total).max(1);
+    with_scratch(g.rows() * longest, g.out_per_group() * longest, |col: &mut [T], out: &mut [T]| {
+        for group in 0..g.groups {
+            for start in (0..total).step_by(TILE) {
+                f(Tile { group, first, start, len: TILE.min(total - start) }, col, out);
+            }
+        }
+    })
 }
 
-fn tile_len(g: &Geometry) -> usize {
-    TILE.min(g.images_per_task() * g.positions()).max(1)
-}
-
-/// Run `f(col, tile)` with two scratch buffers of at least the given lengths (contents
+/// Run `f(col, out)` with two scratch buffers of at least the given lengths (contents
 /// unspecified: every pass overwrites them before reading). The im2col buffer alone can be
 /// several MB, so with `std` the buffers are kept per thread and reused across calls instead of
 /// being allocated, page-faulted and zeroed each time.
-fn with_scratch<T: GemmElement, R>(col_len: usize, tile_len: usize, f: impl FnOnce(&mut [T], &mut [T]) -> R) -> R {
+fn with_scratch<T: GemmElement, R>(col_len: usize, out_len: usize, f: impl FnOnce(&mut [T], &mut [T]) -> R) -> R {
     #[cfg(feature = "std")]
     std::thread_local! {
         static SCRATCH: core::cell::Cell<Vec<u64>> = const { core::cell::Cell::new(Vec::new()) };
@@ -339,14 +325,14 @@ fn with_scratch<T: GemmElement, R>(col_len: usize, tile_len: usize, f: impl FnOn
     let mut buffer = SCRATCH.with(|s| s.take());
     #[cfg(not(feature = "std"))]
     let mut buffer = Vec::new();
-    let (col_words, tile_words) = (words(col_len), words(tile_len));
-    if buffer.len() < col_words + tile_words {
-        buffer.resize(col_words + tile_words, 0u64);
+    let (col_words, out_words) = (words(col_len), words(out_len));
+    if buffer.len() < col_words + out_words {
+        buffer.resize(col_words + out_words, 0u64);
     }
-    let (col, tile) = buffer.split_at_mut(col_words);
+    let (col, out) = buffer.split_at_mut(col_words);
     let result = f(
         &mut bytemuck::cast_slice_mut::<u64, T>(col)[..col_len],
-        &mut bytemuck::cast_slice_mut::<u64, T>(&mut tile[..tile_words])[..tile_len],
+        &mut bytemuck::cast_slice_mut::<u64, T>(&mut out[..out_words])[..out_len],
     );
     #[cfg(feature = "std")]
     SCRATCH.with(|s| s.set(buffer));
@@ -373,45 +359,34 @@ pub(crate) fn forward<T: GemmElement>(
     let (rows, opg, positions) = (g.rows(), g.out_per_group(), g.positions());
     let patches = patch_indices(&g);
     let mut y = vec![T::zero(); g.batch * g.c_out * positions];
-    for_each_chunk(&mut y, g.images_per_task() * g.c_out * positions, |task, out| {
-        with_scratch(rows * tile_len(&g), opg * tile_len(&g), |col: &mut [T], tile: &mut [T]| {
-            for group in 0..g.groups {
-                task_tiles(&g, task, |first, start, len| {
-                    im2col(&g, &patches, x, group, first, start, len, col);
-                    let w_group = &w[group * opg * rows..];
-                    gemm([opg, len, rows], tile, len, false, (w_group, rows, 1), (col, len, 1), g.parallel_gemm());
-                    image_runs(&g, first, start, len, |image, position, column, run| {
-                        for o in 0..opg {
-                            let channel = group * opg + o;
-                            let b = bias.map_or(T::zero(), |b| b[channel]);
-                            let dst = ((image - first) * g.c_out + channel) * positions + position;
-                            for (d, &v) in out[dst..dst + run].iter_mut().zip(&tile[o * len + column..][..run]) {
-                                *d = v + b;
-                            }
-                        }
-                    });
-                });
-            }
+    for_each_chunk(&mut y, g.images_per_task() * g.c_out * positions, |task, y_task| {
+        for_each_tile(&g, task, |tile, col, out| {
+            let len = tile.len;
+            im2col(&g, &patches, x, tile, col);
+            let w_group = &w[tile.group * opg * rows..];
+            gemm([opg, len, rows], out, len, false, (w_group, rows, 1), (col, len, 1), g.parallel_gemm());
+            image_runs(&g, tile, |image, position, column, run| {
+                for o in 0..opg {
+                    let channel = tile.group * opg + o;
+                    let b = bias.map_or(T::zero(), |b| b[channel]);
+                    let dst = ((image - tile.first) * g.c_out + channel) * positions + position;
+                    for (d, &v) in y_task[dst..dst + run].iter_mut().zip(&out[o * len + column..][..run]) {
+                        *d = v + b;
+                    }
+                }
+            });
         })
     });
     tensor(y, [g.batch, g.c_out, g.out_h, g.out_w], dtype)
 }
 
 /// Gather a tile of the output gradient into [c_out of the group, len].
-fn gather_output_grad<T: GemmElement>(
-    g: &Geometry,
-    dy: &[T],
-    group: usize,
-    first: usize,
-    start: usize,
-    len: usize,
-    tile: &mut [T],
-) {
+fn gather_output_grad<T: GemmElement>(g: &Geometry, dy: &[T], tile: Tile, out: &mut [T]) {
     let (opg, positions) = (g.out_per_group(), g.positions());
-    image_runs(g, first, start, len, |image, position, column, run| {
+    image_runs(g, tile, |image, position, column, run| {
         for o in 0..opg {
-            let src = (image * g.c_out + group * opg + o) * positions + position;
-            tile[o * len + column..][..run].copy_from_slice(&dy[src..src + run]);
+            let src = (image * g.c_out + tile.group * opg + o) * positions + position;
+            out[o * tile.len + column..][..run].copy_from_slice(&dy[src..src + run]);
         }
     });
 }
@@ -430,17 +405,21 @@ pub(crate) fn x_backward<T: GemmElement>(
     let (rows, opg) = (g.rows(), g.out_per_group());
     let patches = patch_indices(&g);
     let mut dx = vec![T::zero(); g.batch * g.image_len()];
-    for_each_chunk(&mut dx, g.images_per_task() * g.image_len(), |task, out| {
-        with_scratch(rows * tile_len(&g), opg * tile_len(&g), |col: &mut [T], tile: &mut [T]| {
-            let offset = task * g.images_per_task() * g.image_len();
-            for group in 0..g.groups {
-                task_tiles(&g, task, |first, start, len| {
-                    gather_output_grad(&g, dy, group, first, start, len, tile);
-                    let w_group = &w[group * opg * rows..];
-                    gemm([rows, len, opg], col, len, false, (w_group, 1, rows), (tile, len, 1), g.parallel_gemm());
-                    col2im_add(&g, &patches, col, group, first, start, len, out, offset);
-                });
-            }
+    for_each_chunk(&mut dx, g.images_per_task() * g.image_len(), |task, dx_task| {
+        let offset = task * g.images_per_task() * g.image_len();
+        for_each_tile(&g, task, |tile, col, out| {
+            gather_output_grad(&g, dy, tile, out);
+            let w_group = &w[tile.group * opg * rows..];
+            gemm(
+                [rows, tile.len, opg],
+                col,
+                tile.len,
+                false,
+                (w_group, 1, rows),
+                (out, tile.len, 1),
+                g.parallel_gemm(),
+            );
+            col2im_add(&g, &patches, tile, col, dx_task, offset);
         })
     });
     tensor(dx, [g.batch, g.c_in, g.in_h, g.in_w], dtype)
@@ -461,15 +440,19 @@ pub(crate) fn weight_backward<T: GemmElement>(
     let (rows, opg) = (g.rows(), g.out_per_group());
     let patches = patch_indices(&g);
     let task_grad = |task: usize, mut dw: Vec<T>| {
-        with_scratch(rows * tile_len(&g), opg * tile_len(&g), |col: &mut [T], tile: &mut [T]| {
-            for group in 0..g.groups {
-                task_tiles(&g, task, |first, start, len| {
-                    im2col(&g, &patches, x, group, first, start, len, col);
-                    gather_output_grad(&g, dy, group, first, start, len, tile);
-                    let dw_group = &mut dw[group * opg * rows..(group + 1) * opg * rows];
-                    gemm([opg, rows, len], dw_group, rows, true, (tile, len, 1), (col, 1, len), g.parallel_gemm());
-                });
-            }
+        for_each_tile(&g, task, |tile, col, out| {
+            im2col(&g, &patches, x, tile, col);
+            gather_output_grad(&g, dy, tile, out);
+            let dw_group = &mut dw[tile.group * opg * rows..(tile.group + 1) * opg * rows];
+            gemm(
+                [opg, rows, tile.len],
+                dw_group,
+                rows,
+                true,
+                (out, tile.len, 1),
+                (col, 1, tile.len),
+                g.parallel_gemm(),
+            );
         });
         dw
     };

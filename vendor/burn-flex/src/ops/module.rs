@@ -104,7 +104,7 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
-        // multigrid-ebm patch: grouped-free, non-pointwise convolutions as batched im2col + GEMM.
+        // multigrid-ebm patch: ungrouped, non-pointwise convolutions as batched im2col + GEMM.
         let [_, _, k_h, k_w] = weight.layout().shape().dims();
         if options.groups == 1 && (k_h, k_w) != (1, 1) && x.dtype() != DType::BF16 {
             return conv2d_gemm_by_dtype!(forward, x.dtype(), x, weight, bias, &options);
