@@ -5,7 +5,7 @@ the same threads, grids (16 and 64, paper architectures), batches (16 and 100) a
 measured in one run, plus the browser benchmark (scripts/bench-browser.mjs) when the page is built.
 Writes reports/bench.md.
 
-  scripts/bench.py [--threads 2] [--reps 5] [--python PATH] [--no-browser]
+  scripts/bench.py [--threads 2] [--reps 5] [--rounds 3] [--python PATH] [--no-browser]
 PyTorch: PATH's python must import torch; without --python, .venv-bench is made with
 `pip install torch` (the PyPI wheel for Linux pulls CUDA libraries, several GB, but runs on CPU).
 """
@@ -87,6 +87,22 @@ def browser_bench(reps):
         return None, f"the browser benchmark failed ({e})"
 
 
+def wasm_ceiling_note(browser, peak):
+    """What SIMD128 allows one core here, how close the wasm CPU backend comes, and what within 2×
+    of native on one thread would need."""
+    clock = peak["gflops"] / (peak["threads"] * peak["flop_per_cycle"])  # GHz the measured peak implies
+    ceiling = 8 * clock  # two 4-lane vector operations per cycle, a multiply and an add (no FMA)
+    rows = []
+    for w, n in zip(browser["cpu"], browser["native1"]):
+        need = n["gflops"] / 2
+        rows.append(f"g{w['grid']} Langevin step {w['gflops']:.1f} GFLOP/s ({100 * w['gflops'] / ceiling:.0f}% of it); "
+                    f"within 2× of native's {n['gflops']:.1f} would need {need:.1f} ({100 * need / ceiling:.0f}%)")
+    return (f"wasm's ceiling, by the model behind the native peak (two vector arithmetic operations per cycle): "
+            f"SIMD128 has no fused multiply-add, so a multiply-add of 4 lanes takes two operations and one core does "
+            f"8 f32 FLOP per cycle, {ceiling:.1f} GFLOP/s at the {clock:.2f} GHz the measured peak implies. A figure a little "
+            f"over 100% means one busy core clocks higher (or the CPU has a third adder port). " + "; ".join(rows) + ".")
+
+
 # What profiling found and what was tried (measured while building this; kept with the figures).
 NOTES = """## What was tried
 
@@ -104,14 +120,36 @@ NOTES = """## What was tried
   previous report (same machine type, flex as released): g64 batch 100 Langevin step 769 → about
   525 ms, update 2334 → about 1360 ms; g64 batch 16 Langevin step 124 → about 80 ms; g16 batch 16
   60 → 45–50 ms (this report's single run caught some rows, g16 batch 16 among them, slower: the
-  machine is shared). The best g64 row went from 26% of peak to 39–46%. The GEMM micro-kernel (the
-  `gemm` crate's AVX-512 `x4x6`) is now 50–60% of the time; the rest is im2col/col2im (about 15%), the LeakyReLU backward (`mask_where`, about 6%) and
-  the GEMM's packing.
-- Why ≤ 0.8× PyTorch stays out of reach here: PyTorch's oneDNN kernels already run the g16 Langevin
-  step at 65–85% of this machine's peak (table above), so 0.8× its time would need 80–110% of peak
-  for those rows (the note under the targets lists the rows beyond 100%). For g64 it would need
-  about 60% of peak in every pass; the `gemm` crate's kernels reach about 70% in their inner loop
-  but lose the rest to packing and the convolution's data movement. The batch-norm rows are slower
+  machine is shared). The best g64 row went from 26% of peak to 39–46%.
+- **LeakyReLU without branches.** Burn builds LeakyReLU (forward and backward) from `mask_where`
+  on the sign of the input, and flex's in-place `mask_where` branched per element: 11% of a
+  batch-norm g64 Langevin step at batch 100 (mispredicted branches, no vectorisation). The patch
+  selects with a bitwise blend instead: 1.4%.
+- **Keeping freed memory.** After that, 13% of the same profile was in the kernel: page faults and
+  TLB flushes, because glibc returns every freed block over a few MB to the kernel, so each
+  step's activations and gradients (up to 26 MB) were mapped and zeroed afresh. The CLI now tells
+  glibc (`mallopt`) to serve blocks up to 32 MB from its heap and not to trim it. In A/B runs
+  (`GLIBC_TUNABLES` with the same settings, alternating): batch-norm g64 batch 100 Langevin step
+  730/709 → 515/511 ms, g16 batch 100 353/327 → 263/269 ms. Without normalisation, against this
+  session's first runs: g64 batch 100 Langevin step about 540 → 400–415 ms, g16 batch 16
+  50 → 33 ms. Kernel time fell from 13% to 5–8% (what is left are copy-on-write faults on
+  freshly zeroed gradient buffers). The page does not need this: wasm's allocator never returns
+  memory.
+- Batch norm as one per-channel scale (γ / √(var + ε)) and one multiply over the batch instead of
+  a division and a multiplication: about 5% on the batch-norm rows in alternating runs, within the
+  noise.
+- Tried and dropped: im2col by output-row stretches (strided copies, no index table) was slower
+  (im2col's share went from 11% to 14%); tiles of 256 or 1024 positions made no difference beyond
+  the noise, 2048 was slower, so tiles stay at 512. The GEMM micro-kernel (the `gemm` crate's
+  AVX-512 `x4x6`) is now about 50% of the time; the rest is im2col/col2im (about 11%), the GEMM's
+  packing (about 8%), copying tiles to and from the tensors (about 6%) and element-wise passes.
+- Why ≤ 0.8× PyTorch stays out of reach here: PyTorch's oneDNN kernels run the g16 Langevin step
+  at 60–85% of this machine's peak (table above; it varies from run to run), so 0.8× its time would
+  need 75–105% of peak for those rows (a note under the targets lists any row beyond 100%). At
+  g16 the GEMM micro-kernel is already about 63% of our time (perf, batch 16), running close to the
+  FMA units' rate, so what is left is the `gemm` crate's packing and blocking against oneDNN's
+  convolution kernels. For g64 it would need about 55–65% of peak in every pass; the micro-kernel
+  is about 50% of the time there, the rest the convolution's data movement. The batch-norm rows are slower
   still: the batch statistics and their gradients are separate reductions and element-wise passes
   in flex (not fused, unlike PyTorch's batch-norm kernel).
 - The Langevin loop keeps everything on the device: no host round trip per step (the figures are
@@ -124,7 +162,13 @@ NOTES = """## What was tried
   Native wgpu on an H100, with both off, is in [bench-gpu.md](bench-gpu.md) (measured once, on a
   GPU machine lent to one session): a grid-64 Langevin step at batch 100 in 31 ms, about 2 TFLOP/s.
 - The wasm CPU backend is single-threaded (no shared-memory threads on a static host without
-  cross-origin isolation) with 4-lane SIMD128 instead of 16-lane AVX-512, hence its gap to native.
+  cross-origin isolation) with 4-lane SIMD128 instead of 16-lane AVX-512, and SIMD128 has no fused
+  multiply-add: the `gemm` crate's wasm kernel issues a multiply and an add per 4 lanes, 8 FLOP
+  per cycle at best against 64 for AVX-512 FMA. The line under the browser targets works out that
+  ceiling and how close the wasm figures come to it: within 2× of native on one thread would need
+  more than it allows. What could close the gap: relaxed SIMD (`f32x4_relaxed_madd`, FMA where
+  the CPU has it; Chromium has it, not every browser, so it would need a second wasm build chosen
+  at load time) and wasm threads where the host is cross-origin isolated.
 """
 
 
@@ -139,10 +183,32 @@ def pretrained_memory_note():
             f"{rss[-1]:.1f} MB after\n  {len(rss):,} (`weights/small-training/log.jsonl`): flat once the allocator has warmed up.\n")
 
 
+OPS = ("forward_ms", "langevin_step_ms", "update_ms")
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def median_row(runs):
+    """One row from several rounds' rows: the median time of each op (and our GFLOP/s from it)."""
+    row = dict(runs[0])
+    for op in OPS:
+        row[op] = median([r[op] for r in runs])
+    if "forward_gflop" in row:
+        row["gflops"] = 2 * row["forward_gflop"] / (row["langevin_step_ms"] / 1e3)
+    return row
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds alternating ours and PyTorch; each figure is the median over the rounds "
+                        "(this shared machine's speed drifts, by up to ±30%% on the small rows)")
     p.add_argument("--python")
     p.add_argument("--no-browser", action="store_true")
     a = p.parse_args()
@@ -150,16 +216,21 @@ def main():
     sh(["cargo", "build", "--release"], capture=False)
     py = python_with_torch(a.python)
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
-    rows = []
-    for norm in ("none", "batch"):
-        ours = json.loads(sh(["target/release/multigrid", "bench", "--preset", "paper", "--grids", "16,64", "--batch", "16,100",
-                              "--norm", norm, "--reps", str(a.reps), "--json"], env=env))
-        theirs = json.loads(sh([py, REFERENCE, "bench", "--grids", "16,64", "--batches", "16,100", "--threads", str(a.threads),
-                                "--norm", norm, "--json"], env=env))
-        torch_version = theirs["meta"]["torch"]
-        for o in ours["rows"]:
-            t = next(r for r in theirs["rows"] if r["grid"] == o["grid"] and r["batch"] == o["batch"])
-            rows.append({"norm": norm, "grid": o["grid"], "batch": o["batch"], "ours": o, "torch": t})
+    rounds = {}  # (norm, grid, batch) -> every round's row, ours and PyTorch's
+    for _ in range(max(a.rounds, 1)):
+        for norm in ("none", "batch"):
+            ours = json.loads(sh(["target/release/multigrid", "bench", "--preset", "paper", "--grids", "16,64", "--batch", "16,100",
+                                  "--norm", norm, "--reps", str(a.reps), "--json"], env=env))
+            theirs = json.loads(sh([py, REFERENCE, "bench", "--grids", "16,64", "--batches", "16,100", "--threads", str(a.threads),
+                                    "--norm", norm, "--json"], env=env))
+            torch_version = theirs["meta"]["torch"]
+            for o in ours["rows"]:
+                t = next(r for r in theirs["rows"] if r["grid"] == o["grid"] and r["batch"] == o["batch"])
+                entry = rounds.setdefault((norm, o["grid"], o["batch"]), {"ours": [], "torch": []})
+                entry["ours"].append(o)
+                entry["torch"].append(t)
+    rows = [{"norm": norm, "grid": grid, "batch": batch, "ours": median_row(e["ours"]), "torch": median_row(e["torch"]),
+             "rounds": e} for (norm, grid, batch), e in rounds.items()]
     peak = cpu_peak(a.threads)
     peak["sgemm_gflops"] = measured_sgemm(py, a.threads)
     theoretical = peak["gflops"]
@@ -173,17 +244,21 @@ def main():
     lines = [
         "# Benchmark: multigrid-ebm (Burn, CPU) vs PyTorch on the same nets",
         "",
-        f"Produced by `scripts/bench.py --threads {a.threads} --reps {a.reps}` on {peak['model']} ({a.threads} threads), "
-        f"{platform.system()} {platform.machine()}; PyTorch {torch_version}; release build; medians of {a.reps} after a warm-up, "
-        "both measured in this one run with the same thread count. Paper architectures (model.py), random inputs in [0, 255].",
+        f"Produced by `scripts/bench.py --threads {a.threads} --reps {a.reps} --rounds {max(a.rounds, 1)}` on {peak['model']} ({a.threads} threads), "
+        f"{platform.system()} {platform.machine()}; PyTorch {torch_version}; release build; the same thread count for both. "
+        f"Each figure is the median over {max(a.rounds, 1)} rounds that alternate ours and PyTorch in this one run, each round "
+        f"timing the median of {a.reps} repetitions after a warm-up; the last column shows how far the rounds' own ratios "
+        "spread (the machine is shared). Paper architectures (model.py), random inputs in [0, 255].",
         "",
-        "| grid | batch | norm | op | ours ms | PyTorch ms | ratio (ours / PyTorch) |",
-        "|---|---|---|---|---|---|---|",
+        "| grid | batch | norm | op | ours ms | PyTorch ms | ratio (ours / PyTorch) | rounds' ratios |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        for op in ("forward_ms", "langevin_step_ms", "update_ms"):
+        for op in OPS:
             o, t = r["ours"][op], r["torch"][op]
-            lines.append(f"| {r['grid']} | {r['batch']} | {r['norm']} | {op[:-3].replace('_', ' ')} | {o:.1f} | {t:.1f} | {ratio(o, t):.2f} |")
+            each = [ratio(x[op], y[op]) for x, y in zip(r["rounds"]["ours"], r["rounds"]["torch"])]
+            lines.append(f"| {r['grid']} | {r['batch']} | {r['norm']} | {op[:-3].replace('_', ' ')} | {o:.1f} | {t:.1f} | "
+                         f"{ratio(o, t):.2f} | {min(each):.2f}–{max(each):.2f} |")
     lines += [
         "",
         f"Peak: the larger of the theoretical figure, {peak['threads']} cores × {peak['mhz']:.0f} MHz × {peak['flop_per_cycle']} "
@@ -228,6 +303,7 @@ def main():
         lines += ["", "## In the browser", "", browser["summary"], ""]
         for t in browser["targets"]:
             lines.append(t)
+        lines += ["", wasm_ceiling_note(browser, peak)]
     else:
         lines += ["", "## In the browser", "", f"Not measured: {browser_note}."]
     text = "\n".join(lines) + "\n\n" + NOTES + pretrained_memory_note()
