@@ -130,8 +130,8 @@ NOTES = """## What was tried
   step's activations and gradients (up to 26 MB) were mapped and zeroed afresh. The CLI now tells
   glibc (`mallopt`) to serve blocks up to 32 MB from its heap and not to trim it. In A/B runs
   (`GLIBC_TUNABLES` with the same settings, alternating): batch-norm g64 batch 100 Langevin step
-  730/709 → 515/511 ms, g16 batch 100 353/327 → 263/269 ms. Without normalisation, against this
-  session's first runs: g64 batch 100 Langevin step about 540 → 400–415 ms, g16 batch 16
+  730/709 → 515/511 ms, g16 batch 100 353/327 → 263/269 ms. Without normalisation, against the
+  runs just before the change: g64 batch 100 Langevin step about 540 → 400–420 ms, g16 batch 16
   50 → 33 ms. Kernel time fell from 13% to 5–8% (what is left are copy-on-write faults on
   freshly zeroed gradient buffers). The page does not need this: wasm's allocator never returns
   memory.
