@@ -9,7 +9,7 @@ Writes reports/bench.md.
 PyTorch: PATH's python must import torch; without --python, .venv-bench is made with
 `pip install torch` (the PyPI wheel for Linux pulls CUDA libraries, several GB, but runs on CPU).
 """
-import argparse, gzip, json, os, platform, re, subprocess, sys
+import argparse, gzip, json, os, platform, re, statistics, subprocess, sys
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 REFERENCE = os.environ.get("REFERENCE", os.path.join(ROOT, "..", "shared", "reference", "torch_multigrid.py"))
@@ -186,17 +186,11 @@ def pretrained_memory_note():
 OPS = ("forward_ms", "langevin_step_ms", "update_ms")
 
 
-def median(values):
-    values = sorted(values)
-    n = len(values)
-    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
-
-
 def median_row(runs):
     """One row from several rounds' rows: the median time of each op (and our GFLOP/s from it)."""
     row = dict(runs[0])
     for op in OPS:
-        row[op] = median([r[op] for r in runs])
+        row[op] = statistics.median(r[op] for r in runs)
     if "forward_gflop" in row:
         row["gflops"] = 2 * row["forward_gflop"] / (row["langevin_step_ms"] / 1e3)
     return row
