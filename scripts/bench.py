@@ -158,17 +158,43 @@ NOTES = """## What was tried
 - Our own im2col + one batched matmul through Burn tensor ops (before the patch): slower than flex's
   convolution, because each im2col slice was a separate tensor op.
 - Burn's `fusion` and `autotune` features act on the CubeCL backends (wgpu, CUDA), not on the flex
-  CPU backend these tables measure; this build leaves both off, and their effect was not measured.
-  Native wgpu on an H100, with both off, is in [bench-gpu.md](bench-gpu.md) (measured once, on a
-  GPU machine lent to one session): a grid-64 Langevin step at batch 100 in 31 ms, about 2 TFLOP/s.
+  CPU backend these tables measure. They are this crate's cargo features of the same names, off by
+  default; `scripts/bench-burn-features.py` builds the CLI four ways and times `--device wgpu` in
+  alternating rounds ([bench-burn-features.md](bench-burn-features.md)). With no GPU here it ran
+  on Mesa's lavapipe (software Vulkan on the CPU), paper nets, batch 16, no normalisation:
+  `autotune` made the Langevin step 2.3× faster (g16 2435 → 1052 ms, g64 4393 → 1906 ms) and the
+  update 2.2–2.5× faster, the forward pass unchanged; `fusion` made every op 4–19% slower, alone
+  or with `autotune`. The rounds agreed within 9%. Autotuning picks each matmul's and
+  convolution's kernel by timing the candidates on first use; whether the same holds on a real GPU
+  and on the page's WebGPU is not measured yet, so the defaults stay as they were. Native wgpu on
+  an H100, with both off, is in [bench-gpu.md](bench-gpu.md) (measured once, on a GPU machine lent
+  to one session): a grid-64 Langevin step at batch 100 in 31 ms, about 2 TFLOP/s.
 - The wasm CPU backend is single-threaded (no shared-memory threads on a static host without
   cross-origin isolation) with 4-lane SIMD128 instead of 16-lane AVX-512, and SIMD128 has no fused
   multiply-add: the `gemm` crate's wasm kernel issues a multiply and an add per 4 lanes, 8 FLOP
   per cycle at best against 64 for AVX-512 FMA. The line under the browser targets works out that
   ceiling and how close the wasm figures come to it: within 2× of native on one thread would need
-  more than it allows. What could close the gap: relaxed SIMD (`f32x4_relaxed_madd`, FMA where
-  the CPU has it; Chromium has it, not every browser, so it would need a second wasm build chosen
-  at load time) and wasm threads where the host is cross-origin isolated.
+  more than it allows. What could close the gap: relaxed SIMD (next item) and wasm threads where
+  the host is cross-origin isolated.
+- Relaxed SIMD, tried and not shipped. A patched `gemm-f32` whose wasm micro-kernels use
+  `f32x4_relaxed_madd` (an FMA on this CPU), built with a cargo feature beside the plain SIMD128
+  module, timed in headless Chromium 156 (paper nets, batch 16; nine page loads of it alternating
+  with six of the plain build). Forward and update were 12–18% faster in every page load: g16
+  forward 153–169 → 131–137 ms, update 934–972 → 818–864 ms; g64 forward 248–253 → 213–222 ms (one
+  load 308 ms), update 1553–1620 → 1373–1408 ms. The Langevin step was not: in every page load, one of the two
+  grids ran it about 13% faster (g16 317–335 → 278–282 ms, g64 530–537 → 460–463 ms) and the
+  other about 40% slower (g16 447–454 ms, g64 732–744 ms), for every repetition of that page, and
+  which grid it hit changed from load to load. With V8's speculative inlining of indirect calls
+  switched off (`--js-flags=--no-wasm-inlining-call-indirect`) all three page loads tried were
+  fast in every row (update faster still, 770–793 ms at g16), so the slow mode comes from V8's
+  tiering decisions, not from the kernel; V8's inlining trace shows the micro-kernel itself is
+  never inlined, and a page cannot set V8's flags. Unrolling the kernel's loop 4 times instead of 2
+  and a 2×6 kernel instead of 3×4 did not remove it (the 2×6 kernel was slower). A 40% slowdown of
+  the step the page runs most, in half the grids, outweighs 15% on the rest, so the page keeps the
+  plain SIMD128 build; the patch is kept in [relaxed-simd.diff](relaxed-simd.diff). Worth
+  measuring next: whole training iterations (every grid's Langevin chain in turn, as the page runs
+  them) rather than one grid at a time. Even at its best, relaxed SIMD doubles the ceiling above
+  to 16 FLOP per cycle, and within 2× of native would still need 107–125% of it.
 """
 
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""What Burn's `fusion` and `autotune` features change on the GPU backend (wgpu): builds the CLI
+without them, with each and with both (cargo features of this crate, release), then times
+`multigrid bench --device wgpu` for every build in alternating rounds, in one run. Writes
+reports/bench-burn-features.md. The CPU backend (flex) ignores both features, so only wgpu is timed.
+
+  scripts/bench-burn-features.py [--variants neither,fusion,autotune,both] [--grids 16,64] [--batch 16]
+                                 [--reps 3] [--rounds 2] [--norm none]
+Needs a wgpu adapter (a GPU, or Mesa's lavapipe: apt-get install mesa-vulkan-drivers). Rebuilds the
+plain CLI at the end, so target/release/multigrid is the default build again.
+"""
+import argparse, json, os, shutil, statistics, subprocess
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+VARIANTS = {"neither": [], "fusion": ["fusion"], "autotune": ["autotune"], "both": ["fusion", "autotune"]}
+OPS = ["forward_ms", "langevin_step_ms", "update_ms"]
+
+
+def sh(cmd, **kw):
+    print("$", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, check=True, text=True, cwd=ROOT, **kw)
+
+
+def build(features):
+    sh(["cargo", "build", "--release", "--locked", "--bin", "multigrid"] + (["--features", ",".join(features)] if features else []))
+
+
+def adapter():
+    """Name the Vulkan driver when it is Mesa's software one (wgpu does not print its adapter)."""
+    def out(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            return r.stdout.strip() if r.returncode == 0 else ""
+        except FileNotFoundError:
+            return ""
+    gpu = out(["nvidia-smi", "-L"])
+    if gpu:
+        return gpu
+    mesa = out(["dpkg-query", "-W", "-f", "${Version}", "mesa-vulkan-drivers"])
+    return f"no GPU; Mesa lavapipe {mesa} (software Vulkan on the CPU)" if mesa else "wgpu's default adapter"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--variants", default=",".join(VARIANTS), help="builds to compare; `neither` is always one")
+    p.add_argument("--grids", default="16,64")
+    p.add_argument("--batch", default="16")
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--norm", default="none")
+    a = p.parse_args()
+    variants = {n: VARIANTS[n] for n in VARIANTS if n == "neither" or n in a.variants.split(",")}
+    bins = os.path.join(ROOT, "target", "bench-burn-features")
+    os.makedirs(bins, exist_ok=True)
+    for name, features in variants.items():
+        build(features)
+        shutil.copy2(os.path.join(ROOT, "target", "release", "multigrid"), os.path.join(bins, name))
+    build([])
+
+    runs = {name: [] for name in variants}
+    for _ in range(a.rounds):
+        for name in variants:
+            out = sh([os.path.join(bins, name), "bench", "--device", "wgpu", "--preset", "paper", "--grids", a.grids,
+                      "--batch", a.batch, "--norm", a.norm, "--reps", str(a.reps), "--json"], capture_output=True).stdout
+            runs[name].append(json.loads(out)["rows"])
+
+    with open(os.path.join(bins, "runs.json"), "w") as f:
+        json.dump(runs, f)
+    report = render(a, runs)
+    print(report)
+    with open(os.path.join(ROOT, "reports", "bench-burn-features.md"), "w") as f:
+        f.write(report)
+
+
+def render(a, runs):
+    """The report's markdown from each build's rows over rounds (medians over rounds)."""
+    variants = list(runs)
+    others = [n for n in variants if n != "neither"]
+
+    def median(name, i, op):
+        return statistics.median(r[i][op] for r in runs[name])
+
+    lines = [
+        "# Burn's `fusion` and `autotune` on the wgpu backend",
+        "",
+        f"Produced by `scripts/bench-burn-features.py --variants {','.join(variants)} --grids {a.grids} "
+        f"--batch {a.batch} --reps {a.reps} --rounds {a.rounds} --norm {a.norm}`: the CLI built {len(variants)} ways "
+        f"(cargo features `fusion`, `autotune`), each timing `multigrid bench --device wgpu` (paper nets) in "
+        f"{a.rounds} alternating rounds; medians over rounds. Adapter: {adapter()}.",
+        "",
+        "| grid | batch | op | " + " | ".join(f"{n} ms" for n in variants) + " | "
+        + " | ".join(f"{n} / neither" for n in others) + " |",
+        "|---|---|---|" + "---|" * (len(variants) + len(others)),
+    ]
+    for i, r in enumerate(runs["neither"][0]):
+        for op in OPS:
+            ms = {name: median(name, i, op) for name in variants}
+            ratios = " | ".join(f"{ms[n] / ms['neither']:.2f}" for n in others)
+            lines.append(f"| {r['grid']} | {r['batch']} | {op.removesuffix('_ms').replace('_', ' ')} | "
+                         + " | ".join(f"{ms[n]:.1f}" for n in variants) + f" | {ratios} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
