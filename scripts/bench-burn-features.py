@@ -6,23 +6,21 @@ reports/bench-burn-features.md. The CPU backend (flex) ignores both features, so
 
   scripts/bench-burn-features.py [--variants neither,fusion,autotune,both] [--grids 16,64] [--batch 16]
                                  [--reps 3] [--rounds 2] [--norm none]
-Needs a wgpu adapter (a GPU, or Mesa's lavapipe: apt-get install mesa-vulkan-drivers). Rebuilds the
-plain CLI at the end, so target/release/multigrid is the default build again.
+Needs a wgpu adapter (a GPU, or Mesa's lavapipe: apt-get install mesa-vulkan-drivers). Builds the
+plain CLI last, so target/release/multigrid is the default build again at the end.
 """
-import argparse, json, os, shutil, statistics, subprocess
+import argparse, json, os, shutil, subprocess, sys
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-VARIANTS = {"neither": [], "fusion": ["fusion"], "autotune": ["autotune"], "both": ["fusion", "autotune"]}
-OPS = ["forward_ms", "langevin_step_ms", "update_ms"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import OPS, ROOT, median_row, sh  # noqa: E402  (scripts/bench.py)
 
-
-def sh(cmd, **kw):
-    print("$", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, check=True, text=True, cwd=ROOT, **kw)
+# The plain build comes last, so target/release/multigrid is the default build again at the end.
+VARIANTS = {"fusion": ["fusion"], "autotune": ["autotune"], "both": ["fusion", "autotune"], "neither": []}
 
 
 def build(features):
-    sh(["cargo", "build", "--release", "--locked", "--bin", "multigrid"] + (["--features", ",".join(features)] if features else []))
+    sh(["cargo", "build", "--release", "--locked", "--bin", "multigrid"] + (["--features", ",".join(features)] if features else []),
+       capture=False)
 
 
 def adapter():
@@ -55,13 +53,12 @@ def main():
     for name, features in variants.items():
         build(features)
         shutil.copy2(os.path.join(ROOT, "target", "release", "multigrid"), os.path.join(bins, name))
-    build([])
 
     runs = {name: [] for name in variants}
     for _ in range(a.rounds):
         for name in variants:
             out = sh([os.path.join(bins, name), "bench", "--device", "wgpu", "--preset", "paper", "--grids", a.grids,
-                      "--batch", a.batch, "--norm", a.norm, "--reps", str(a.reps), "--json"], capture_output=True).stdout
+                      "--batch", a.batch, "--norm", a.norm, "--reps", str(a.reps), "--json"])
             runs[name].append(json.loads(out)["rows"])
 
     with open(os.path.join(bins, "runs.json"), "w") as f:
@@ -74,12 +71,9 @@ def main():
 
 def render(a, runs):
     """The report's markdown from each build's rows over rounds (medians over rounds)."""
-    variants = list(runs)
-    others = [n for n in variants if n != "neither"]
-
-    def median(name, i, op):
-        return statistics.median(r[i][op] for r in runs[name])
-
+    variants = ["neither"] + [n for n in runs if n != "neither"]
+    others = variants[1:]
+    medians = {name: [median_row(list(rounds)) for rounds in zip(*runs[name])] for name in variants}
     lines = [
         "# Burn's `fusion` and `autotune` on the wgpu backend",
         "",
@@ -92,9 +86,9 @@ def render(a, runs):
         + " | ".join(f"{n} / neither" for n in others) + " |",
         "|---|---|---|" + "---|" * (len(variants) + len(others)),
     ]
-    for i, r in enumerate(runs["neither"][0]):
+    for i, r in enumerate(medians["neither"]):
         for op in OPS:
-            ms = {name: median(name, i, op) for name in variants}
+            ms = {name: medians[name][i][op] for name in variants}
             ratios = " | ".join(f"{ms[n] / ms['neither']:.2f}" for n in others)
             lines.append(f"| {r['grid']} | {r['batch']} | {op.removesuffix('_ms').replace('_', ' ')} | "
                          + " | ".join(f"{ms[n]:.1f}" for n in variants) + f" | {ratios} |")

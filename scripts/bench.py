@@ -181,9 +181,9 @@ NOTES = """## What was tried
   module, timed in headless Chromium 156 (paper nets, batch 16; nine page loads of it alternating
   with six of the plain build). Forward and update were 12–18% faster in every page load: g16
   forward 153–169 → 131–137 ms, update 934–972 → 818–864 ms; g64 forward 248–253 → 213–222 ms (one
-  load 308 ms), update 1553–1620 → 1373–1408 ms. The Langevin step was not: in every page load, one of the two
-  grids ran it about 13% faster (g16 317–335 → 278–282 ms, g64 530–537 → 460–463 ms) and the
-  other about 40% slower (g16 447–454 ms, g64 732–744 ms), for every repetition of that page, and
+  load 308 ms), update 1553–1620 → 1373–1408 ms. The Langevin step was not: in every page load,
+  one of the two grids ran it about 13% faster (g16 317–335 → 278–282 ms, g64 530–537 → 460–463
+  ms) and the other about 40% slower (g16 447–454 ms, g64 732–744 ms), for every repetition of that page, and
   which grid it hit changed from load to load. With V8's speculative inlining of indirect calls
   switched off (`--js-flags=--no-wasm-inlining-call-indirect`) all three page loads tried were
   fast in every row (update faster still, 770–793 ms at g16), so the slow mode comes from V8's
@@ -232,12 +232,13 @@ def main():
     p.add_argument("--python")
     p.add_argument("--no-browser", action="store_true")
     a = p.parse_args()
+    a.rounds = max(a.rounds, 1)
 
     sh(["cargo", "build", "--release"], capture=False)
     py = python_with_torch(a.python)
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
     rounds = {}  # (norm, grid, batch) -> every round's row, ours and PyTorch's
-    for _ in range(max(a.rounds, 1)):
+    for _ in range(a.rounds):
         for norm in ("none", "batch"):
             ours = json.loads(sh(["target/release/multigrid", "bench", "--preset", "paper", "--grids", "16,64", "--batch", "16,100",
                                   "--norm", norm, "--reps", str(a.reps), "--json"], env=env))
@@ -264,9 +265,9 @@ def main():
     lines = [
         "# Benchmark: multigrid-ebm (Burn, CPU) vs PyTorch on the same nets",
         "",
-        f"Produced by `scripts/bench.py --threads {a.threads} --reps {a.reps} --rounds {max(a.rounds, 1)}` on {peak['model']} ({a.threads} threads), "
+        f"Produced by `scripts/bench.py --threads {a.threads} --reps {a.reps} --rounds {a.rounds}` on {peak['model']} ({a.threads} threads), "
         f"{platform.system()} {platform.machine()}; PyTorch {torch_version}; release build; the same thread count for both. "
-        f"Each figure is the median over {max(a.rounds, 1)} rounds that alternate ours and PyTorch in this one run, each round "
+        f"Each figure is the median over {a.rounds} rounds that alternate ours and PyTorch in this one run, each round "
         f"timing the median of {a.reps} repetitions after a warm-up; the last column shows how far the rounds' own ratios "
         "spread (the machine is shared). Paper architectures (model.py), random inputs in [0, 255].",
         "",
