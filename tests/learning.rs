@@ -8,7 +8,7 @@ mod common;
 use burn::prelude::*;
 use common::*;
 use multigrid_ebm::device::block_on;
-use multigrid_ebm::{Config, Learner, Method};
+use multigrid_ebm::{Config, Learner, Method, Norm};
 
 /// Mean over images of each image's pixel standard deviation: 0 for flat images.
 fn contrast(images: &Tensor<4>) -> f64 {
@@ -101,4 +101,38 @@ fn a_diverging_iteration_is_refused_and_changes_nothing() {
     assert!(err.to_string().contains("diverged"), "{err}");
     assert_eq!(learner.iteration, 0);
     assert_eq!(values(learner.nets[1].flat_parameters()[0].0.clone()), before);
+}
+
+/// Adam's first step moves each parameter by lr · m̂/√v̂ = lr · sign(g) (ε aside), so one update
+/// shows the direction the learner followed: it must be −∇θ [mean f(syn) − mean f(obs)], computed
+/// here with a separate forward pass for each set, for either normalisation (the learner batches
+/// the two sets together where that gives the same energies).
+#[test]
+fn an_update_descends_mean_synthesized_minus_mean_observed_energy() {
+    for norm in [Norm::None, Norm::Batch] {
+        let mut config = Config::tiny();
+        config.norm = norm;
+        let lr = config.optimizer.lr as f32;
+        let mut learner = Learner::new(config, 2, &cpu()).unwrap();
+        let device = learner.device();
+        let [obs, syn] = [1, 2].map(|seed| tensor4(pseudo_random(8 * 3 * 16 * 16, seed, 0.0, 255.0), [8, 3, 16, 16]));
+        let net = learner.nets[1].clone();
+        let energy = |x: Tensor<4>| net.forward(x.to_device(&device).autodiff()).mean();
+        let grads = (energy(syn.clone()) - energy(obs.clone())).backward();
+        let expected = net.parameters_and_gradients(Some(&grads));
+        block_on(learner.update_grid(1, obs, syn)).unwrap();
+        let (mut checked, mut wrong) = (0, 0);
+        for (((before, _), grad), (after, _)) in expected.into_iter().zip(learner.nets[1].flat_parameters()) {
+            let (before, grad, after) =
+                (values(before), values(grad.expect("every parameter is learned")), values(after));
+            for ((b, g), a) in before.iter().zip(&grad).zip(&after) {
+                if g.abs() > 1e-3 {
+                    checked += 1;
+                    wrong += usize::from(((a - b) + lr * g.signum()).abs() > 1e-3 * lr);
+                }
+            }
+        }
+        assert!(checked > 1000, "{norm:?}: only {checked} parameters with a clear gradient");
+        assert_eq!(wrong, 0, "{norm:?}: {wrong} of {checked} parameters moved off −lr·sign(∂loss/∂θ)");
+    }
 }
