@@ -3,7 +3,9 @@
 // adapter, as ratios to the native CLI measured in the same run; the time from navigation to the
 // first pretrained sample; and the gzipped size of the wasm, the weights and the page's download.
 // Prints a human summary and, on its last line, one JSON object (read by scripts/bench.py).
-//   node scripts/bench-browser.mjs [--reps 3] [--webgpu-reps 1]
+// With --webgpu-only, only the WebGPU timings and the wasm's size, as one JSON line (read by
+// scripts/bench-burn-features.py, which builds the page several ways into their own --dist).
+//   node scripts/bench-browser.mjs [--reps 3] [--webgpu-reps 1] [--dist dist] [--webgpu-only]
 import { spawn, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +13,15 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { chromium } from '@playwright/test';
 
-const { values } = parseArgs({ options: { reps: { type: 'string', default: '3' }, 'webgpu-reps': { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: {
+    reps: { type: 'string', default: '3' },
+    'webgpu-reps': { type: 'string', default: '1' },
+    dist: { type: 'string', default: 'dist' },
+    'webgpu-only': { type: 'boolean', default: false },
+  },
+});
+const dist = values.dist;
 const reps = Number(values.reps);
 const port = 4191;
 const base = '/multigrid-ebm/';
@@ -31,9 +41,16 @@ const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
 
 async function withPage(flags, work) {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: flags });
+  const panics = [];
   try {
     const page = await browser.newPage();
+    page.on('console', (m) => {
+      if (m.text().startsWith('panicked at')) panics.push(m.text().split('\n').slice(0, 2).join(' '));
+    });
     return await work(page);
+  } catch (e) {
+    // A Rust panic in the worker reaches Playwright as a bare `unreachable`; name the panic.
+    throw new Error(`${e.message.split('\n')[0]}${panics.length ? ` (the worker ${panics[0]})` : ''}`);
   } finally {
     await browser.close();
   }
@@ -47,9 +64,29 @@ async function timeOps(page, backend, repeats) {
   return rows;
 }
 
-const server = spawn('node', ['scripts/serve.mjs', '--dir', 'dist', '--base', base, '--port', String(port)], { stdio: 'ignore' });
+async function timeWebgpu() {
+  try {
+    return await withPage(webgpuArgs, async (page) => {
+      await page.goto(`${url}?preset=tiny&backend=webgpu`);
+      await page.waitForSelector('body[data-ready=true]');
+      const adapter = await page.locator('#backend').textContent();
+      if (!adapter.startsWith('WebGPU')) throw new Error(`no adapter (${adapter})`);
+      return { webgpu: { adapter, rows: await timeOps(page, 'webgpu', Number(values['webgpu-reps'])) }, webgpuNote: '' };
+    });
+  } catch (e) {
+    return { webgpu: null, webgpuNote: `WebGPU not measured: ${e.message}` };
+  }
+}
+
+const server = spawn('node', ['scripts/serve.mjs', '--dir', dist, '--base', base, '--port', String(port)], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 800));
 try {
+  if (values['webgpu-only']) {
+    const wasm = files(join(dist, 'assets')).find((f) => f.endsWith('.wasm'));
+    console.log(JSON.stringify({ ...(await timeWebgpu()), sizes: { wasm: gz(wasm), wasmRaw: statSync(wasm).size } }));
+    server.kill();
+    process.exit(0);
+  }
   // Page load to the first pretrained sample (CPU backend, a cold page each time: best of 3).
   const firstSample = [];
   for (let i = 0; i < 3; i++) {
@@ -66,19 +103,7 @@ try {
     await page.waitForSelector('body[data-ready=true]');
     return timeOps(page, 'cpu', reps);
   });
-  let webgpu = null;
-  let webgpuNote = '';
-  try {
-    webgpu = await withPage(webgpuArgs, async (page) => {
-      await page.goto(`${url}?preset=tiny&backend=webgpu`);
-      await page.waitForSelector('body[data-ready=true]');
-      const adapter = await page.locator('#backend').textContent();
-      if (!adapter.startsWith('WebGPU')) throw new Error(`no adapter (${adapter})`);
-      return { adapter, rows: await timeOps(page, 'webgpu', Number(values['webgpu-reps'])) };
-    });
-  } catch (e) {
-    webgpuNote = `WebGPU not measured: ${e.message}`;
-  }
+  const { webgpu, webgpuNote } = await timeWebgpu();
   const native = (threads) =>
     JSON.parse(
       execFileSync('target/release/multigrid', ['bench', '--preset', 'paper', '--grids', '16,64', '--batch', '16', '--reps', String(reps), '--json'], {
@@ -88,9 +113,9 @@ try {
   const native1 = native(1);
   const nativeAll = native(Number(execFileSync('nproc').toString()));
 
-  const wasm = files('dist/assets').find((f) => f.endsWith('.wasm'));
-  const weights = files('dist/weights').filter((f) => f.endsWith('.bpk'));
-  const page = files('dist').filter((f) => !f.includes('/held-out/') && !f.endsWith('sw.js'));
+  const wasm = files(join(dist, 'assets')).find((f) => f.endsWith('.wasm'));
+  const weights = files(join(dist, 'weights')).filter((f) => f.endsWith('.bpk'));
+  const page = files(dist).filter((f) => !f.includes('/held-out/') && !f.endsWith('sw.js'));
   const sizes = {
     wasm: gz(wasm),
     wasmRaw: statSync(wasm).size,

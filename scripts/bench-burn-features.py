@@ -3,11 +3,14 @@
 without them, with each and with both (cargo features of this crate, release), then times
 `multigrid bench --device wgpu` for every build in alternating rounds, in one run. Writes
 reports/bench-burn-features.md. The CPU backend (flex) ignores both features, so only wgpu is timed.
+With --browser, it also builds the page (wasm + vite) each way and times WebGPU in headless
+Chromium (scripts/bench-browser.mjs --webgpu-only; grids 16 and 64, batch 16, one repetition).
 
   scripts/bench-burn-features.py [--variants neither,fusion,autotune,both] [--grids 16,64] [--batch 16]
-                                 [--reps 3] [--rounds 2] [--norm none]
+                                 [--reps 3] [--rounds 2] [--norm none] [--browser]
 Needs a wgpu adapter (a GPU, or Mesa's lavapipe: apt-get install mesa-vulkan-drivers). Builds the
-plain CLI last, so target/release/multigrid is the default build again at the end.
+plain CLI (and page) last, so target/release/multigrid (and www/pkg, dist/) are the default build
+again at the end.
 """
 import argparse, json, os, shutil, subprocess, sys
 
@@ -21,6 +24,16 @@ VARIANTS = {"fusion": ["fusion"], "autotune": ["autotune"], "both": ["fusion", "
 def build(features):
     sh(["cargo", "build", "--release", "--locked", "--bin", "multigrid"] + (["--features", ",".join(features)] if features else []),
        capture=False)
+
+
+def build_page(features, dist):
+    """The wasm library with `features`, its bindings in www/pkg, and the page in `dist`."""
+    sh(["cargo", "build", "--release", "--locked", "--target", "wasm32-unknown-unknown", "--lib"]
+       + (["--features", ",".join(features)] if features else []), capture=False)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    sh(["wasm-bindgen", "--target", "web", "--out-dir", "www/pkg", "--remove-name-section", "--remove-producers-section",
+        os.path.join(target, "wasm32-unknown-unknown", "release", "multigrid_ebm.wasm")], capture=False)
+    sh(["npx", "vite", "build", "--outDir", dist, "--emptyOutDir"], capture=False)
 
 
 def adapter():
@@ -46,6 +59,7 @@ def main():
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--norm", default="none")
+    p.add_argument("--browser", action="store_true", help="also time WebGPU in headless Chromium, per build")
     a = p.parse_args()
     variants = {n: VARIANTS[n] for n in VARIANTS if n == "neither" or n in a.variants.split(",")}
     bins = os.path.join(ROOT, "target", "bench-burn-features")
@@ -61,16 +75,26 @@ def main():
                       "--batch", a.batch, "--norm", a.norm, "--reps", str(a.reps), "--json"])
             runs[name].append(json.loads(out)["rows"])
 
+    browser = {}
+    if a.browser:
+        for name, features in variants.items():
+            dist = os.path.join(bins, f"dist-{name}")
+            build_page(features, dist)
+            browser[name] = json.loads(sh(["node", "scripts/bench-browser.mjs", "--dist", dist, "--webgpu-only"])
+                                       .strip().splitlines()[-1])
+        sh(["npx", "vite", "build"], capture=False)  # dist/ from the plain www/pkg, built last
+
     with open(os.path.join(bins, "runs.json"), "w") as f:
-        json.dump(runs, f)
-    report = render(a, runs)
+        json.dump(dict(runs=runs, browser=browser), f)
+    report = render(a, runs, browser)
     print(report)
     with open(os.path.join(ROOT, "reports", "bench-burn-features.md"), "w") as f:
         f.write(report)
 
 
-def render(a, runs):
-    """The report's markdown from each build's rows over rounds (medians over rounds)."""
+def render(a, runs, browser):
+    """The report's markdown from each build's rows over rounds (medians over rounds) and, when
+    measured, each page build's WebGPU rows in the browser."""
     variants = ["neither"] + [n for n in runs if n != "neither"]
     others = variants[1:]
     medians = {name: [median_row(list(rounds)) for rounds in zip(*runs[name])] for name in variants}
@@ -78,7 +102,7 @@ def render(a, runs):
         "# Burn's `fusion` and `autotune` on the wgpu backend",
         "",
         f"Produced by `scripts/bench-burn-features.py --variants {','.join(variants)} --grids {a.grids} "
-        f"--batch {a.batch} --reps {a.reps} --rounds {a.rounds} --norm {a.norm}`: the CLI built {len(variants)} ways "
+        f"--batch {a.batch} --reps {a.reps} --rounds {a.rounds} --norm {a.norm}{' --browser' if browser else ''}`: the CLI built {len(variants)} ways "
         f"(cargo features `fusion`, `autotune`), each timing `multigrid bench --device wgpu` (paper nets) in "
         f"{a.rounds} alternating rounds; medians over rounds. Adapter: {adapter()}.",
         "",
@@ -90,9 +114,29 @@ def render(a, runs):
         for op in OPS:
             ms = {name: medians[name][i][op] for name in variants}
             ratios = " | ".join(f"{ms[n] / ms['neither']:.2f}" for n in others)
-            lines.append(f"| {r['grid']} | {r['batch']} | {op.removesuffix('_ms').replace('_', ' ')} | "
+            lines.append(f"| {r['grid']} | {r['batch']} | {op_name(op)} | "
                          + " | ".join(f"{ms[n]:.1f}" for n in variants) + f" | {ratios} |")
+    if browser:
+        lines += ["", "## In the browser (WebGPU)", "",
+                  "Each build of the page (`--browser`), timed by `scripts/bench-browser.mjs --webgpu-only` in "
+                  "headless Chromium: paper nets, batch 16, one repetition after a warm-up.", "",
+                  "| build | wasm gzipped | grid | forward ms | Langevin step ms | update ms |", "|---|---|---|---|---|---|"]
+        for name in variants:
+            b = browser[name]
+            size = f"{b['sizes']['wasm'] / 1e6:.2f} MB"
+            if b["webgpu"] is None:
+                lines.append(f"| {name} | {size} | – | {b['webgpuNote']} | | |")
+                continue
+            for r in b["webgpu"]["rows"]:
+                lines.append(f"| {name} | {size} | {r['grid']} | " + " | ".join(f"{r[op]:.1f}" for op in OPS) + " |")
+        adapters = sorted({b["webgpu"]["adapter"] for b in browser.values() if b["webgpu"]})
+        if adapters:
+            lines += ["", f"Adapter: {', '.join(adapters)}."]
     return "\n".join(lines) + "\n"
+
+
+def op_name(op):
+    return op.removesuffix('_ms').replace('_', ' ')
 
 
 if __name__ == "__main__":

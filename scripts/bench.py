@@ -154,21 +154,34 @@ NOTES = """## What was tried
   in flex (not fused, unlike PyTorch's batch-norm kernel).
 - The Langevin loop keeps everything on the device: no host round trip per step (the figures are
   read back once per iteration, in one transaction), and the noise is drawn on the device.
+- The parameter update sends the observed and the synthesized images through the net as one
+  batch where no batch norm ties an image's energy to its batch (with batch norm each set keeps its
+  own statistics, so two passes, as PyTorch's reference does for both): g64 batch-16 update 225 →
+  212 ms side by side (three alternating runs each), about 4% less at g16 batch 100, within the
+  noise at g16 batch 16.
 - `x86-v4` (AVX-512 GEMM kernels, dispatched at run time): about 10% faster on the AMD Zen 4 machine where it was tried.
 - Our own im2col + one batched matmul through Burn tensor ops (before the patch): slower than flex's
   convolution, because each im2col slice was a separate tensor op.
 - Burn's `fusion` and `autotune` features act on the CubeCL backends (wgpu, CUDA), not on the flex
   CPU backend these tables measure. They are this crate's cargo features of the same names, off by
-  default; `scripts/bench-burn-features.py` builds the CLI four ways and times `--device wgpu` in
-  alternating rounds ([bench-burn-features.md](bench-burn-features.md)). With no GPU here it ran
-  on Mesa's lavapipe (software Vulkan on the CPU), paper nets, batch 16, no normalisation:
-  `autotune` made the Langevin step 2.3× faster (g16 2435 → 1052 ms, g64 4393 → 1906 ms) and the
-  update 2.2–2.5× faster, the forward pass unchanged; `fusion` made every op 4–19% slower, alone
-  or with `autotune`. The rounds agreed within 9%. Autotuning picks each matmul's and
-  convolution's kernel by timing the candidates on first use; whether the same holds on a real GPU
-  and on the page's WebGPU is not measured yet, so the defaults stay as they were. Native wgpu on
-  an H100, with both off, is in [bench-gpu.md](bench-gpu.md) (measured once, on a GPU machine lent
-  to one session): a grid-64 Langevin step at batch 100 in 31 ms, about 2 TFLOP/s.
+  default; `scripts/bench-burn-features.py --browser` builds the CLI and the page four ways, times
+  `--device wgpu` in alternating rounds and the page's WebGPU in headless Chromium
+  ([bench-burn-features.md](bench-burn-features.md)). With no GPU here, native ran on Mesa's
+  lavapipe (software Vulkan on the CPU), paper nets, batch 16, no normalisation: `autotune` made the
+  Langevin step 2.2–2.3× faster (g16 2470 → 1053 ms, g64 4407 → 1973 ms) and the update 2.1–2.4×
+  faster, the forward pass unchanged; `fusion` made the forward pass and the Langevin step 12–22%
+  slower (one forward row 53%), alone or with `autotune`, and the update 0–5% faster (an
+  earlier run had it 4–7% slower). In the browser the picture differs: the page built with `autotune` (alone or with
+  `fusion`) panics on its first WebGPU matmul in Chromium 156 on SwiftShader, because one of the
+  candidate kernels autotuning compiles is an invalid shader there and cubecl-wgpu 0.11.3 treats
+  that as a lost device instead of dropping the candidate; on wasm it would also re-tune on every
+  page load (no tuning cache). `fusion` on WebGPU ran, with the update 2–6% faster and the rest
+  unchanged, for 0.91 MB more gzipped wasm. So the page keeps both off. The native CLI keeps them
+  off by default too, since the same crate features reach the wasm build (and
+  `wasm-pack test` uses the defaults); build with `--features autotune` for `--device wgpu`. What
+  either does on a real GPU is not measured: native wgpu on an H100, with both off, is in
+  [bench-gpu.md](bench-gpu.md) (measured once, on a GPU machine lent to one session): a grid-64
+  Langevin step at batch 100 in 31 ms, about 2 TFLOP/s.
 - The wasm CPU backend is single-threaded (no shared-memory threads on a static host without
   cross-origin isolation) with 4-lane SIMD128 instead of 16-lane AVX-512, and SIMD128 has no fused
   multiply-add: the `gemm` crate's wasm kernel issues a multiply and an add per 4 lanes, 8 FLOP
