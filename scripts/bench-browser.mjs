@@ -81,8 +81,8 @@ async function timeWebgpu() {
 const server = spawn('node', ['scripts/serve.mjs', '--dir', dist, '--base', base, '--port', String(port)], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 800));
 try {
+  const wasm = files(join(dist, 'assets')).find((f) => f.endsWith('.wasm'));
   if (values['webgpu-only']) {
-    const wasm = files(join(dist, 'assets')).find((f) => f.endsWith('.wasm'));
     console.log(JSON.stringify({ ...(await timeWebgpu()), sizes: { wasm: gz(wasm), wasmRaw: statSync(wasm).size } }));
     server.kill();
     process.exit(0);
@@ -113,7 +113,6 @@ try {
   const native1 = native(1);
   const nativeAll = native(Number(execFileSync('nproc').toString()));
 
-  const wasm = files(join(dist, 'assets')).find((f) => f.endsWith('.wasm'));
   const weights = files(join(dist, 'weights')).filter((f) => f.endsWith('.bpk'));
   const page = files(dist).filter((f) => !f.includes('/held-out/') && !f.endsWith('sw.js'));
   const sizes = {

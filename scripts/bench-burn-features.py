@@ -27,12 +27,9 @@ def build(features):
 
 
 def build_page(features, dist):
-    """The wasm library with `features`, its bindings in www/pkg, and the page in `dist`."""
-    sh(["cargo", "build", "--release", "--locked", "--target", "wasm32-unknown-unknown", "--lib"]
-       + (["--features", ",".join(features)] if features else []), capture=False)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    sh(["wasm-bindgen", "--target", "web", "--out-dir", "www/pkg", "--remove-name-section", "--remove-producers-section",
-        os.path.join(target, "wasm32-unknown-unknown", "release", "multigrid_ebm.wasm")], capture=False)
+    """The page with the wasm library built with `features` (scripts/build-wasm), in `dist`."""
+    sh(["bash", "scripts/build-wasm", "--locked"] + (["--features", ",".join(features)] if features else []),
+       capture=False)
     sh(["npx", "vite", "build", "--outDir", dist, "--emptyOutDir"], capture=False)
 
 
@@ -114,7 +111,7 @@ def render(a, runs, browser):
         for op in OPS:
             ms = {name: medians[name][i][op] for name in variants}
             ratios = " | ".join(f"{ms[n] / ms['neither']:.2f}" for n in others)
-            lines.append(f"| {r['grid']} | {r['batch']} | {op_name(op)} | "
+            lines.append(f"| {r['grid']} | {r['batch']} | {op.removesuffix('_ms').replace('_', ' ')} | "
                          + " | ".join(f"{ms[n]:.1f}" for n in variants) + f" | {ratios} |")
     if browser:
         lines += ["", "## In the browser (WebGPU)", "",
@@ -133,10 +130,6 @@ def render(a, runs, browser):
         if adapters:
             lines += ["", f"Adapter: {', '.join(adapters)}."]
     return "\n".join(lines) + "\n"
-
-
-def op_name(op):
-    return op.removesuffix('_ms').replace('_', ' ')
 
 
 if __name__ == "__main__":

@@ -171,11 +171,11 @@ NOTES = """## What was tried
   Langevin step 2.2–2.3× faster (g16 2470 → 1053 ms, g64 4407 → 1973 ms) and the update 2.1–2.4×
   faster, the forward pass unchanged; `fusion` made the forward pass and the Langevin step 12–22%
   slower (one forward row 53%), alone or with `autotune`, and the update 0–5% faster (an
-  earlier run had it 4–7% slower). In the browser the picture differs: the page built with `autotune` (alone or with
-  `fusion`) panics on its first WebGPU matmul in Chromium 156 on SwiftShader, because one of the
-  candidate kernels autotuning compiles is an invalid shader there and cubecl-wgpu 0.11.3 treats
-  that as a lost device instead of dropping the candidate; on wasm it would also re-tune on every
-  page load (no tuning cache). `fusion` on WebGPU ran, with the update 2–6% faster and the rest
+  earlier run had it 4–7% slower). In the browser the picture differs: the page built with
+  `autotune` (alone or with `fusion`) panics on its first WebGPU matmul in Chromium 156 on
+  SwiftShader, because one of the candidate kernels autotuning compiles is an invalid shader there
+  and cubecl-wgpu 0.11.3 treats that as a lost device instead of dropping the candidate; on wasm
+  it would also re-tune on every page load (no tuning cache). `fusion` on WebGPU ran, with the update 2–6% faster and the rest
   unchanged, for 0.91 MB more gzipped wasm. So the page keeps both off. The native CLI keeps them
   off by default too, since the same crate features reach the wasm build (and
   `wasm-pack test` uses the defaults); build with `--features autotune` for `--device wgpu`. What
