@@ -12,10 +12,10 @@ Needs a wgpu adapter (a GPU, or Mesa's lavapipe: apt-get install mesa-vulkan-dri
 plain CLI (and page) last, so target/release/multigrid (and www/pkg, dist/) are the default build
 again at the end.
 """
-import argparse, json, os, shutil, subprocess, sys
+import argparse, json, os, shutil, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import OPS, ROOT, median_row, sh  # noqa: E402  (scripts/bench.py)
+from bench import OPS, ROOT, median_row, query, sh  # noqa: E402  (scripts/bench.py)
 
 # The plain build comes last, so target/release/multigrid is the default build again at the end.
 VARIANTS = {"fusion": ["fusion"], "autotune": ["autotune"], "both": ["fusion", "autotune"], "neither": []}
@@ -35,16 +35,10 @@ def build_page(features, dist):
 
 def adapter():
     """Name the Vulkan driver when it is Mesa's software one (wgpu does not print its adapter)."""
-    def out(cmd):
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            return r.stdout.strip() if r.returncode == 0 else ""
-        except FileNotFoundError:
-            return ""
-    gpu = out(["nvidia-smi", "-L"])
+    gpu = query(["nvidia-smi", "-L"])
     if gpu:
         return gpu
-    mesa = out(["dpkg-query", "-W", "-f", "${Version}", "mesa-vulkan-drivers"])
+    mesa = query(["dpkg-query", "-W", "-f", "${Version}", "mesa-vulkan-drivers"])
     return f"no GPU; Mesa lavapipe {mesa} (software Vulkan on the CPU)" if mesa else "wgpu's default adapter"
 
 

@@ -21,6 +21,15 @@ def sh(cmd, env=None, capture=True):
     return subprocess.run(cmd, check=True, text=True, env=env, cwd=ROOT, stdout=subprocess.PIPE if capture else None).stdout
 
 
+def query(cmd):
+    """A command's output, or "" when it fails or is not installed (for optional facts: GPU names)."""
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else ""
+    except FileNotFoundError:
+        return ""
+
+
 def python_with_torch(explicit):
     if explicit:
         return explicit
@@ -178,10 +187,13 @@ NOTES = """## What was tried
   it would also re-tune on every page load (no tuning cache). `fusion` on WebGPU ran, with the update 2–6% faster and the rest
   unchanged, for 0.91 MB more gzipped wasm. So the page keeps both off. The native CLI keeps them
   off by default too, since the same crate features reach the wasm build (and
-  `wasm-pack test` uses the defaults); build with `--features autotune` for `--device wgpu`. What
-  either does on a real GPU is not measured: native wgpu on an H100, with both off, is in
-  [bench-gpu.md](bench-gpu.md) (measured once, on a GPU machine lent to one session): a grid-64
-  Langevin step at batch 100 in 31 ms, about 2 TFLOP/s.
+  `wasm-pack test` uses the defaults); build with `--features autotune` for `--device wgpu`. On a
+  real GPU, an NVIDIA H200 lent to one session ([bench-gpu.md](bench-gpu.md),
+  `scripts/bench-gpu.py`, side by side with PyTorch on CUDA), `autotune` made the Langevin step 24%
+  faster and the update about twice as fast (geometric means over 8 rows), and `fusion` changed the
+  forward pass by −6% to +3% and slowed some batch-norm rows by up to 33%. There Burn's wgpu takes
+  2.1–7.7× PyTorch's float32 CUDA time per Langevin step (g64 batch 100: 24 ms, 5% of the GPU's
+  float32 matrix rate, against PyTorch's 3.1 ms, 40%).
 - The wasm CPU backend is single-threaded (no shared-memory threads on a static host without
   cross-origin isolation) with 4-lane SIMD128 instead of 16-lane AVX-512, and SIMD128 has no fused
   multiply-add: the `gemm` crate's wasm kernel issues a multiply and an add per 4 lanes, 8 FLOP

@@ -89,6 +89,14 @@ fn bench_prints_the_table_and_json() {
     for key in ["grid", "batch", "forward_ms", "langevin_step_ms", "update_ms", "gflops"] {
         assert!(rows[0][key].is_number(), "{key}");
     }
+    // Both normalisations in one run: every grid once per normalisation, in the order asked.
+    let json: serde_json::Value = serde_json::from_slice(
+        &multigrid(&["bench", "--preset", "tiny", "--batch", "2", "--reps", "1", "--norm", "batch,none", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    let norms: Vec<&str> = json["rows"].as_array().unwrap().iter().map(|r| r["norm"].as_str().unwrap()).collect();
+    assert_eq!(norms, ["batch", "batch", "none", "none"]);
 }
 
 #[test]

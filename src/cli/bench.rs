@@ -18,7 +18,7 @@ pub struct Args {
     /// Grid sizes to time (default: every grid of the preset).
     #[arg(long)]
     grids: Option<String>,
-    /// Normalisation: none or batch (default: the preset's).
+    /// Normalisations, comma-separated: none, batch or both (default: the preset's).
     #[arg(long)]
     norm: Option<String>,
     /// Timed repetitions (the median is reported) after one warm-up.
@@ -43,29 +43,33 @@ pub fn run(args: Args) -> Result<(), Error> {
             "warning: this is a debug build; Burn is far slower unoptimised. Use `cargo run --release -- bench`."
         );
     }
-    let mut config: Config = resolve_config(&args.preset, None, None)?;
-    if let Some(n) = &args.norm {
-        config.norm = if n == "batch" {
-            Norm::Batch
-        } else if n == "none" {
-            Norm::None
-        } else {
-            return Err(Error::Config(format!("--norm {n}: use none or batch")));
-        };
-    }
+    let config: Config = resolve_config(&args.preset, None, None)?;
+    let norms = match &args.norm {
+        Some(list) => list
+            .split(',')
+            .map(|n| match n.trim() {
+                "batch" => Ok(Norm::Batch),
+                "none" => Ok(Norm::None),
+                _ => Err(Error::Config(format!("--norm {list}: use none, batch or none,batch"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        None => vec![config.norm],
+    };
     let grids = match &args.grids {
         Some(list) => parse_list(list, "grids")?,
         None => config.scales[1..].to_vec(),
     };
     let batches = parse_list(&args.batch, "batch")?;
     let device = args.device.create()?;
-    let norm = if config.norm == Norm::Batch { "batch" } else { "none" };
     let threads = std::env::var("RAYON_NUM_THREADS")
         .unwrap_or_else(|_| std::thread::available_parallelism().map_or(1, |n| n.get()).to_string());
     let mut rows = Vec::new();
-    for &size in &grids {
-        for &batch in &batches {
-            rows.push(block_on(time_grid(&config, size, batch, args.reps, &device))?);
+    for &norm in &norms {
+        let config = Config { norm, ..config.clone() };
+        for &size in &grids {
+            for &batch in &batches {
+                rows.push(block_on(time_grid(&config, size, batch, args.reps, &device))?);
+            }
         }
     }
     if args.json {
@@ -75,17 +79,17 @@ pub fn run(args: Args) -> Result<(), Error> {
         );
     } else {
         println!(
-            "preset {} ({} norm), device {} ({threads} threads), median of {} after a warm-up",
-            args.preset, norm, args.device.device, args.reps
+            "preset {}, device {} ({threads} threads), median of {} after a warm-up",
+            args.preset, args.device.device, args.reps
         );
         println!(
-            "{:>5} {:>6} {:>11} {:>17} {:>10} {:>9}",
-            "grid", "batch", "forward_ms", "langevin_step_ms", "update_ms", "GFLOP/s"
+            "{:>5} {:>6} {:>6} {:>11} {:>17} {:>10} {:>9}",
+            "grid", "batch", "norm", "forward_ms", "langevin_step_ms", "update_ms", "GFLOP/s"
         );
         for r in &rows {
             println!(
-                "{:>5} {:>6} {:>11.1} {:>17.1} {:>10.1} {:>9.1}",
-                r.grid, r.batch, r.forward_ms, r.langevin_step_ms, r.update_ms, r.gflops
+                "{:>5} {:>6} {:>6} {:>11.1} {:>17.1} {:>10.1} {:>9.1}",
+                r.grid, r.batch, r.norm, r.forward_ms, r.langevin_step_ms, r.update_ms, r.gflops
             );
         }
     }
