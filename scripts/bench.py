@@ -144,6 +144,14 @@ NOTES = """## What was tried
   50 → 33 ms. Kernel time fell from 13% to 5–8% (what is left are copy-on-write faults on
   freshly zeroed gradient buffers). The page does not need this: wasm's allocator never returns
   memory.
+- **Element-wise operations on every thread.** Flex ran every element-wise operation (LeakyReLU
+  and its gradient, scalar and binary arithmetic, comparisons, selects, the zeroing of new
+  tensors) on the calling thread while the pool waited: in a perf profile of g64 batch-16 steps
+  and updates on 2 threads, 11% of the samples were the calling thread's alone, a share that grows
+  with the cores. The patch splits them over rayon's threads from 64K elements up
+  (`vendor/burn-flex/src/ops/par.rs`): side by side here, the Langevin step 4–13% faster and the
+  update within the noise; on 16 cores of a lent GPU machine the Langevin step 1.0–1.9× and the
+  update 1.24–1.64× faster ([bench-gpu.md](bench-gpu.md)).
 - Batch norm as one per-channel scale (γ / √(var + ε)) and one multiply over the batch instead of
   a division and a multiplication: about 5% on the batch-norm rows in alternating runs, within the
   noise.

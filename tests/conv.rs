@@ -95,8 +95,8 @@ impl Case {
         for i in (0..nx).step_by(3) {
             close(dx[i], dot(&self.direct(&unit(&xd, i), &wd)) - base, "dx", i);
         }
-        for i in 0..nw {
-            close(dw[i], dot(&self.direct(&xd, &unit(&wd, i))) - base, "dw", i);
+        for (i, &g) in dw.iter().enumerate().take(nw) {
+            close(g, dot(&self.direct(&xd, &unit(&wd, i))) - base, "dw", i);
         }
     }
 }

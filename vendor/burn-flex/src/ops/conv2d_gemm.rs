@@ -358,7 +358,7 @@ pub(crate) fn forward<T: GemmElement>(
     let bias: Option<&[T]> = bias.as_ref().map(|b| b.storage());
     let (rows, opg, positions) = (g.rows(), g.out_per_group(), g.positions());
     let patches = patch_indices(&g);
-    let mut y = vec![T::zero(); g.batch * g.c_out * positions];
+    let mut y = crate::ops::par::zeroed::<T>(g.batch * g.c_out * positions);
     for_each_chunk(&mut y, g.images_per_task() * g.c_out * positions, |task, y_task| {
         for_each_tile(&g, task, |tile, col, out| {
             let len = tile.len;
@@ -404,7 +404,7 @@ pub(crate) fn x_backward<T: GemmElement>(
     let (w, dy): (&[T], &[T]) = (weight.storage(), output_grad.storage());
     let (rows, opg) = (g.rows(), g.out_per_group());
     let patches = patch_indices(&g);
-    let mut dx = vec![T::zero(); g.batch * g.image_len()];
+    let mut dx = crate::ops::par::zeroed::<T>(g.batch * g.image_len());
     for_each_chunk(&mut dx, g.images_per_task() * g.image_len(), |task, dx_task| {
         let offset = task * g.images_per_task() * g.image_len();
         for_each_tile(&g, task, |tile, col, out| {

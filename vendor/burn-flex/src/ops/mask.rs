@@ -267,7 +267,9 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let value_slice = &value.storage::<T>()[v_offset..v_offset + numel];
             let tensor_slice = &mut tensor.storage_mut::<T>()[t_offset..t_offset + numel];
-            blend_in_place(tensor_slice, mask_bytes, value_slice, true);
+            crate::ops::par::chunks_mut(tensor_slice, |d, range| {
+                blend_in_place(d, &mask_bytes[range.clone()], &value_slice[range], true)
+            });
             return tensor;
         } else if let Some(nest) =
             crate::zip::collapse_for_zip3(tensor.layout(), mask.layout(), value.layout())
@@ -314,7 +316,9 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let tensor_slice = &tensor.storage::<T>()[t_offset..t_offset + numel];
             let value_slice = &mut value.storage_mut::<T>()[v_offset..v_offset + numel];
-            blend_in_place(value_slice, mask_bytes, tensor_slice, false);
+            crate::ops::par::chunks_mut(value_slice, |d, range| {
+                blend_in_place(d, &mask_bytes[range.clone()], &tensor_slice[range], false)
+            });
             return value;
         } else if let Some(nest) =
             crate::zip::collapse_for_zip3(value.layout(), mask.layout(), tensor.layout())
