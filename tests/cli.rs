@@ -60,6 +60,10 @@ fn training_twice_with_one_seed_gives_byte_identical_checkpoints_and_sample_writ
     // Resuming continues the same run: 20 + 5 iterations.
     multigrid(&["train", "--data", s(&data), "--iters", "25", "--quiet", "--resume", "--out", s(&dir.join("r1"))]);
     assert_eq!(std::fs::read_to_string(dir.join("r1/log.jsonl")).unwrap().lines().count(), 25);
+    // A new run in a used folder starts its log afresh instead of appending to the old run's.
+    let r2 = dir.join("r2");
+    multigrid(&["train", "--data", s(&data), "--preset", "tiny", "--iters", "5", "--quiet", "--out", s(&r2)]);
+    assert_eq!(std::fs::read_to_string(r2.join("log.jsonl")).unwrap().lines().count(), 5);
 }
 
 #[test]

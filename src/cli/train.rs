@@ -123,7 +123,8 @@ pub fn run(args: Args) -> Result<(), Error> {
     let device = args.device.create()?;
     create_dir(&args.out)?;
     let checkpoint_path = args.out.join("checkpoint.bpk");
-    let mut learner = if args.resume && checkpoint_path.exists() {
+    let resumed = args.resume && checkpoint_path.exists();
+    let mut learner = if resumed {
         let l = checkpoint::load(&checkpoint_path, &device)?;
         eprintln!("resuming {} at iteration {}", checkpoint_path.display(), l.iteration);
         l
@@ -159,10 +160,14 @@ pub fn run(args: Args) -> Result<(), Error> {
     // A second Ctrl-C while saving falls through to the default (the process ends).
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
 
+    // A resumed run continues its log; a new one replaces the folder's run, log included (its
+    // checkpoint is replaced at the first save).
     let log_path = args.out.join("log.jsonl");
     let mut log = std::fs::OpenOptions::new()
         .create(true)
-        .append(true)
+        .append(resumed)
+        .write(true)
+        .truncate(!resumed)
         .open(&log_path)
         .map_err(|e| Error::io(format!("opening {}", log_path.display()), e))?;
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(args.iters) };
