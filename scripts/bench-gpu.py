@@ -287,13 +287,13 @@ NOTES = """
   it adds little (the update about 10% faster in geometric mean). It stays off.
 - The CPU table runs the CPU backends on 16 cores instead of the build machine's 2: the Langevin
   step takes 1.23–1.58× PyTorch's time and the update 1.47–2.17× here, against 0.97–1.65× and
-  1.06–1.58× on 2 threads (reports/bench.md). PyTorch gains more from the extra cores, most on the
-  update. Profiling on the build machine then showed why: flex ran every element-wise operation
-  on the calling thread. With that patched (vendor/burn-flex/PATCH.md), a later call to the same
-  kind of machine timed the CPU backend with and without the patch side by side, 16 threads, two
-  alternating rounds (reports/bench-gpu/flex-parallel-*.json): the Langevin step 1.0–1.9× and the
-  update 1.24–1.64× faster (g64 batch 100: step 134 → 70 ms, update 421 → 257 ms). The table above
-  is from before the patch.
+  1.06–1.58× on 2 threads at the time (reports/bench.md then). PyTorch gained more from the extra
+  cores, most on the update. Profiling on the build machine then showed why: flex ran every
+  element-wise operation on the calling thread. With that patched (vendor/burn-flex/PATCH.md), a
+  later call to the same kind of machine timed the CPU backend with and without the patch side by
+  side, 16 threads, two alternating rounds (reports/bench-gpu/flex-parallel-*.json): the Langevin
+  step 1.0–1.9× and the update 1.24–1.64× faster (g64 batch 100: step 134 → 70 ms, update 421 →
+  257 ms). The table above is from before the patch.
 
 ## Not measured
 

@@ -151,7 +151,12 @@ NOTES = """## What was tried
   with the cores. The patch splits them over rayon's threads from 64K elements up
   (`vendor/burn-flex/src/ops/par.rs`): side by side here, the Langevin step 4–13% faster and the
   update within the noise; on 16 cores of a lent GPU machine the Langevin step 1.0–1.9× and the
-  update 1.24–1.64× faster ([bench-gpu.md](bench-gpu.md)).
+  update 1.24–1.64× faster ([bench-gpu.md](bench-gpu.md)). The browser build has no threads, so
+  there the operations keep upstream's code: a first version that sent them through the new
+  helpers anyway made V8 run one grid's forward pass at half speed (and its Langevin step 50%
+  slower) in each of 3 page loads, against none of 3 for the build without the patch and none of
+  4 with upstream's code kept (alternating loads, timed like the table below); the same V8
+  behaviour as the relaxed-SIMD build further down.
 - Batch norm as one per-channel scale (γ / √(var + ε)) and one multiply over the batch instead of
   a division and a multiplication: about 5% on the batch-norm rows in alternating runs, within the
   noise.

@@ -6,6 +6,7 @@
 //! calling thread.
 
 use alloc::vec::Vec;
+#[cfg(feature = "rayon")]
 use core::mem::MaybeUninit;
 use core::ops::Range;
 
@@ -53,7 +54,10 @@ where
 }
 
 /// A new vector of `n` elements, written part by part by `f(part, range)` (`range` as in
-/// `chunks_mut`), which must write every element of its part.
+/// `chunks_mut`), which must write every element of its part. (Without rayon, the functions below
+/// keep upstream's code: in wasm, V8 ran some kernels at half speed in some page loads when they
+/// went through here, as it did with other code changes, see reports/bench.md.)
+#[cfg(feature = "rayon")]
 #[inline]
 fn collect<R, F>(n: usize, f: F) -> Vec<R>
 where
@@ -75,6 +79,9 @@ where
     R: Send,
     Op: Fn(T) -> R + Sync + Send,
 {
+    #[cfg(not(feature = "rayon"))]
+    return src.iter().map(|&x| op(x)).collect();
+    #[cfg(feature = "rayon")]
     collect(src.len(), |part, range| {
         for (o, &x) in part.iter_mut().zip(&src[range]) {
             o.write(op(x));
@@ -92,6 +99,9 @@ where
     Op: Fn(T, U) -> R + Sync + Send,
 {
     assert_eq!(a.len(), b.len(), "zip_map: length mismatch");
+    #[cfg(not(feature = "rayon"))]
+    return a.iter().zip(b).map(|(&x, &y)| op(x, y)).collect();
+    #[cfg(feature = "rayon")]
     collect(a.len(), |part, range| {
         for ((o, &x), &y) in part.iter_mut().zip(&a[range.clone()]).zip(&b[range]) {
             o.write(op(x, y));
@@ -101,7 +111,10 @@ where
 
 /// A vector of `n` zeros (the zeroing split over the threads when large).
 #[inline]
-pub(crate) fn zeroed<T: bytemuck::Zeroable + Send>(n: usize) -> Vec<T> {
+pub(crate) fn zeroed<T: bytemuck::Zeroable + Copy + Send>(n: usize) -> Vec<T> {
+    #[cfg(not(feature = "rayon"))]
+    return alloc::vec![T::zeroed(); n];
+    #[cfg(feature = "rayon")]
     collect(n, |part, _| {
         for o in part {
             o.write(T::zeroed());
