@@ -32,8 +32,8 @@ features = load("bench_burn_features", os.path.join(os.path.dirname(os.path.absp
 BINS = os.path.join(ROOT, "target", "bench-gpu")
 
 
-def torch_worker(precision, grids, batches, reps, threads):
-    """PyTorch's rows for both normalisations (one JSON object on stdout). On CUDA unless
+def torch_worker(precision, grids, batches, norms, reps, threads):
+    """PyTorch's rows for each of `norms` (one JSON object on stdout). On CUDA unless
     `threads` is set (then on the CPU with that many threads, like the reference's own bench).
     Each timed repetition ends by reading one value back, as `multigrid bench` does."""
     import torch
@@ -47,7 +47,7 @@ def torch_worker(precision, grids, batches, reps, threads):
         device = torch.device("cpu")
     torch.manual_seed(0)
     rows = []
-    for norm in ("none", "batch"):
+    for norm in norms.split(","):
         for size in map(int, grids.split(",")):
             for batch in map(int, batches.split(",")):
                 net = ref.EnergyNet(size, ref.PAPER[size], norm).to(device)
@@ -116,16 +116,24 @@ def run(a, variants):
             print(f"{what} failed: {e}\n{tail[-2000:]}", flush=True)
             return None
 
+    def ours(name, device, norms, reps, env=None):
+        return attempt(f"{name} on {device}", [os.path.join(BINS, name), "bench", "--device", device, "--preset", "paper",
+                                                "--grids", a.grids, "--batch", a.batches, "--norm", norms, "--reps", str(reps),
+                                                "--json"], env)
+
+    def theirs(precision, norms, reps, threads=None):
+        return attempt(f"torch {precision} on {'cpu' if threads else 'cuda'}",
+                       [sys.executable, __file__, "--torch-worker", precision, "--grids", a.grids, "--batches", a.batches,
+                        "--norms", norms, "--reps", str(reps)] + (["--threads", str(threads)] if threads else []))
+
     def one_round(i):
         for name in variants:
-            out = attempt(name, [os.path.join(BINS, name), "bench", "--device", "wgpu", "--preset", "paper", "--grids", a.grids,
-                                 "--batch", a.batches, "--norm", "none,batch", "--reps", str(a.reps), "--json"])
+            out = ours(name, "wgpu", "none,batch", a.reps)
             if out:
                 runs["ours"][name].append(out["rows"])
             save()
         for precision in ("fp32", "tf32"):
-            out = attempt(f"torch {precision}", [sys.executable, __file__, "--torch-worker", precision, "--reps", str(a.reps),
-                                                 "--grids", a.grids, "--batches", a.batches])
+            out = theirs(precision, "none,batch", a.reps)
             if out:
                 runs["torch"][precision].append(out["rows"])
                 runs["meta"].update(out["meta"])
@@ -133,15 +141,12 @@ def run(a, variants):
         print(f"round {i + 1} done at {time.time() - started:.0f} s", flush=True)
 
     def cpu_stage():
-        env = dict(os.environ, RAYON_NUM_THREADS=str(a.cpu_threads))
-        ours = attempt("cpu", [os.path.join(BINS, "neither"), "bench", "--device", "cpu", "--preset", "paper", "--grids", a.grids,
-                               "--batch", a.batches, "--norm", "none", "--reps", "3", "--json"], env)
-        theirs = attempt("torch cpu", [sys.executable, __file__, "--torch-worker", "fp32", "--reps", "3",
-                                       "--grids", a.grids, "--batches", a.batches, "--threads", str(a.cpu_threads)])
-        if ours and theirs:
+        mine = ours("neither", "cpu", "none", 3, dict(os.environ, RAYON_NUM_THREADS=str(a.cpu_threads)))
+        peer = theirs("fp32", "none", 3, a.cpu_threads)
+        if mine and peer:
             cpu = runs.setdefault("cpu", dict(threads=a.cpu_threads, ours=[], torch=[]))
-            cpu["ours"].append(ours["rows"])
-            cpu["torch"].append([r for r in theirs["rows"] if r["norm"] == "none"])
+            cpu["ours"].append(mine["rows"])
+            cpu["torch"].append(peer["rows"])
         save()
 
     # The first round, then the CPU backends, then more rounds while the deadline allows.
@@ -325,9 +330,10 @@ def main():
                        help="saved runs; several (calls on the same machine) are rendered as one run's rounds")
     stage.add_argument("--torch-worker", choices=["fp32", "tf32"], help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--norms", default="none,batch", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.torch_worker:
-        return torch_worker(a.torch_worker, a.grids, a.batches, a.reps, a.threads)
+        return torch_worker(a.torch_worker, a.grids, a.batches, a.norms, a.reps, a.threads)
     variants = [n for n in features.VARIANTS if n in a.variants.split(",")]
     if a.render:
         runs = merge(a.render)

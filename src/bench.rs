@@ -7,7 +7,7 @@ use burn::tensor::Distribution;
 use serde::Serialize;
 use web_time::Instant;
 
-use crate::config::{Config, GridConfig, Norm};
+use crate::config::{Config, GridConfig};
 use crate::device::read;
 use crate::energy::EnergyNet;
 use crate::langevin::langevin_step;
@@ -82,7 +82,7 @@ pub async fn time_grid(config: &Config, size: usize, batch: usize, reps: usize, 
     Ok(Row {
         grid: size,
         batch,
-        norm: if learner.config.norm == Norm::Batch { "batch" } else { "none" },
+        norm: learner.config.norm.name(),
         forward_ms,
         langevin_step_ms,
         update_ms,

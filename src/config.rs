@@ -47,6 +47,26 @@ pub enum Norm {
     Batch,
 }
 
+impl Norm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Norm::None => "none",
+            Norm::Batch => "batch",
+        }
+    }
+}
+
+impl std::str::FromStr for Norm {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "none" => Ok(Norm::None),
+            "batch" => Ok(Norm::Batch),
+            _ => Err(Error::Config(format!("unknown normalisation '{s}': use none or batch"))),
+        }
+    }
+}
+
 /// Which Langevin update to run.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

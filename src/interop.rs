@@ -30,16 +30,9 @@ pub async fn export_safetensors(learner: &Learner) -> Result<Vec<u8>> {
         .map_err(|e| Error::Checkpoint(format!("safetensors export: {e}")))?;
     let metadata = HashMap::from([
         (KEY_CONFIG.to_string(), learner.config.to_json()),
-        ("norm".to_string(), norm_name(learner.config.norm).to_string()),
+        ("norm".to_string(), learner.config.norm.name().to_string()),
     ]);
     serialize(views, Some(metadata)).map_err(|e| Error::Checkpoint(format!("safetensors export: {e}")))
-}
-
-fn norm_name(norm: Norm) -> &'static str {
-    match norm {
-        Norm::None => "none",
-        Norm::Batch => "batch",
-    }
 }
 
 /// The configuration an imported file is read with: the one it carries, else `fallback` with

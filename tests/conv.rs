@@ -95,7 +95,8 @@ impl Case {
         for i in (0..nx).step_by(3) {
             close(dx[i], dot(&self.direct(&unit(&xd, i), &wd)) - base, "dx", i);
         }
-        for (i, &g) in dw.iter().enumerate().take(nw) {
+        assert_eq!(dw.len(), nw, "{name}: weight gradient length");
+        for (i, &g) in dw.iter().enumerate() {
             close(g, dot(&self.direct(&xd, &unit(&wd, i))) - base, "dw", i);
         }
     }

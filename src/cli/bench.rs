@@ -45,14 +45,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     }
     let config: Config = resolve_config(&args.preset, None, None)?;
     let norms = match &args.norm {
-        Some(list) => list
-            .split(',')
-            .map(|n| match n.trim() {
-                "batch" => Ok(Norm::Batch),
-                "none" => Ok(Norm::None),
-                _ => Err(Error::Config(format!("--norm {list}: use none, batch or none,batch"))),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(list) => list.split(',').map(|n| n.trim().parse()).collect::<Result<Vec<Norm>, _>>()?,
         None => vec![config.norm],
     };
     let grids = match &args.grids {

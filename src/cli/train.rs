@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use multigrid_ebm::config::{Method, Norm};
+use multigrid_ebm::config::Method;
 use multigrid_ebm::device::block_on;
 use multigrid_ebm::learner::Iteration;
 use multigrid_ebm::{Error, Learner, checkpoint};
@@ -92,11 +92,7 @@ fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Er
         config.optimizer.lr = lr;
     }
     if let Some(n) = &args.norm {
-        config.norm = match n.as_str() {
-            "none" => Norm::None,
-            "batch" => Norm::Batch,
-            _ => return Err(Error::Config(format!("--norm {n}: use none or batch"))),
-        };
+        config.norm = n.parse()?;
     }
     if let Some(n) = &args.noise {
         config.langevin.noise = match n.as_str() {
