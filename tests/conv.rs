@@ -1,5 +1,5 @@
 //! The CPU backend's convolution (patched into Burn's flex backend as batched im2col + GEMM, see
-//! vendor/burn-flex/PATCH.md) against a direct convolution written out here: the forward values
+//! vendor/patches/README.md) against a direct convolution written out here: the forward values
 //! and, by autodiff, the gradients of the input and of the weight, for the paper nets' layer
 //! shapes and for the edge cases of the tiling (several images per tile, a tile splitting an
 //! image, groups, dilation, asymmetric padding).

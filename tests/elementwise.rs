@@ -1,5 +1,5 @@
 //! The CPU backend's element-wise kernels on tensors large enough to be split over threads
-//! (patched into Burn's flex backend, see vendor/burn-flex/PATCH.md), against a plain loop here:
+//! (patched into Burn's flex backend, see vendor/patches/README.md), against a plain loop here:
 //! every operation the nets, Langevin dynamics and Adam use, in place (the only handle) and
 //! allocating (the input still held), and LeakyReLU's gradient. Same f32 arithmetic on both
 //! sides, so the results must agree bit for bit; a part written at the wrong place or left

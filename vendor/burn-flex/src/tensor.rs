@@ -233,9 +233,7 @@ impl FlexTensor {
     pub fn empty(shape: Shape, dtype: DType) -> Self {
         let num_elements = shape.num_elements();
         let elem_size = dtype_size(dtype);
-        // Patched: zeroed on every thread, and through `from_elems`, which keeps the allocation
-        // (`from_bytes_vec` copied it whenever malloc's alignment was below Burn's maximum).
-        let bytes = Bytes::from_elems(crate::ops::par::zeroed::<u8>(num_elements * elem_size));
+        let bytes = Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]);
         let layout = Layout::contiguous(shape);
         Self {
             data: Arc::new(bytes),

@@ -35,8 +35,8 @@ pub fn binary_op<F32Op, F64Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy + Sync + Send,
-    F64Op: Fn(f64, f64) -> f64 + Copy + Sync + Send,
+    F32Op: Fn(f32, f32) -> f32 + Copy,
+    F64Op: Fn(f64, f64) -> f64 + Copy,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "binary_op: dtype mismatch");
 
@@ -67,7 +67,7 @@ fn binary_op_f32<Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32 + Sync + Send,
+    Op: Fn(f32, f32) -> f32,
 {
     // In-place SIMD fast path: lhs unique contiguous at offset 0, rhs
     // contiguous (no broadcast).
@@ -80,15 +80,14 @@ where
     {
         let r_slice: &[f32] = &rhs.storage()[r_start..r_end];
         let lhs_storage: &mut [f32] = lhs.storage_mut();
-        crate::ops::par::chunks_mut(&mut lhs_storage[..l_end], |l, range| {
-            let r = &r_slice[range];
-            match simd_op {
-                BinaryOp::Add => simd::add_inplace_f32(l, r),
-                BinaryOp::Sub => simd::sub_inplace_f32(l, r),
-                BinaryOp::Mul => simd::mul_inplace_f32(l, r),
-                BinaryOp::Div => simd::div_inplace_f32(l, r),
-            }
-        });
+        let l_slice = &mut lhs_storage[..l_end];
+
+        match simd_op {
+            BinaryOp::Add => simd::add_inplace_f32(l_slice, r_slice),
+            BinaryOp::Sub => simd::sub_inplace_f32(l_slice, r_slice),
+            BinaryOp::Mul => simd::mul_inplace_f32(l_slice, r_slice),
+            BinaryOp::Div => simd::div_inplace_f32(l_slice, r_slice),
+        }
         return lhs;
     }
 
@@ -106,15 +105,14 @@ where
     {
         let l_slice: &[f32] = &lhs.storage()[l_start..l_end];
         let rhs_storage: &mut [f32] = rhs.storage_mut();
-        crate::ops::par::chunks_mut(&mut rhs_storage[..r_end], |r, range| {
-            let l = &l_slice[range];
-            match simd_op {
-                BinaryOp::Add => simd::add_inplace_f32(r, l),
-                BinaryOp::Sub => simd::rsub_inplace_f32(r, l),
-                BinaryOp::Mul => simd::mul_inplace_f32(r, l),
-                BinaryOp::Div => simd::rdiv_inplace_f32(r, l),
-            }
-        });
+        let r_slice = &mut rhs_storage[..r_end];
+
+        match simd_op {
+            BinaryOp::Add => simd::add_inplace_f32(r_slice, l_slice),
+            BinaryOp::Sub => simd::rsub_inplace_f32(r_slice, l_slice),
+            BinaryOp::Mul => simd::mul_inplace_f32(r_slice, l_slice),
+            BinaryOp::Div => simd::rdiv_inplace_f32(r_slice, l_slice),
+        }
         return rhs;
     }
 
@@ -140,7 +138,7 @@ fn binary_op_f32<Op>(
     _simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32 + Sync + Send,
+    Op: Fn(f32, f32) -> f32,
 {
     binary_op_typed(lhs, rhs, op)
 }
@@ -149,7 +147,7 @@ where
 pub(crate) fn binary_op_typed<E, Op>(mut lhs: FlexTensor, mut rhs: FlexTensor, op: Op) -> FlexTensor
 where
     E: Element + bytemuck::Pod,
-    Op: Fn(E, E) -> E + Sync + Send,
+    Op: Fn(E, E) -> E,
 {
     // In-place fast path: lhs unique, contiguous at offset 0, rhs contiguous
     if lhs.is_unique()
@@ -161,11 +159,9 @@ where
         let rhs_storage: &[E] = rhs.storage();
         let r_slice = &rhs_storage[r_start..r_end];
         let lhs_storage: &mut [E] = lhs.storage_mut();
-        crate::ops::par::chunks_mut(&mut lhs_storage[..l_end], |l, range| {
-            for (l, &r) in l.iter_mut().zip(&r_slice[range]) {
-                *l = op(*l, r);
-            }
-        });
+        for (l, &r) in lhs_storage[..l_end].iter_mut().zip(r_slice) {
+            *l = op(*l, r);
+        }
         return lhs;
     }
 
@@ -210,7 +206,13 @@ where
     ) {
         // Both contiguous (but lhs not at offset 0)
         (Some((l_start, l_end)), Some((r_start, r_end))) => {
-            crate::ops::par::zip_map(&lhs_storage[l_start..l_end], &rhs_storage[r_start..r_end], &op)
+            let l_slice = &lhs_storage[l_start..l_end];
+            let r_slice = &rhs_storage[r_start..r_end];
+            l_slice
+                .iter()
+                .zip(r_slice)
+                .map(|(&a, &b)| op(a, b))
+                .collect()
         }
         // Strided/broadcast fallback: collapse both layouts into a
         // joint loop nest with a specialized (autovectorizable) inner
@@ -281,8 +283,8 @@ pub fn scalar_op<F32Op, F64Op>(
     f64_op: F64Op,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy + Sync + Send,
-    F64Op: Fn(f64, f64) -> f64 + Copy + Sync + Send,
+    F32Op: Fn(f32, f32) -> f32 + Copy,
+    F64Op: Fn(f64, f64) -> f64 + Copy,
 {
     let dtype = tensor.dtype();
 
@@ -310,14 +312,16 @@ where
 pub(crate) fn scalar_op_typed<E, Op>(mut tensor: FlexTensor, scalar: E, op: Op) -> FlexTensor
 where
     E: Element + bytemuck::Pod,
-    Op: Fn(E, E) -> E + Sync + Send,
+    Op: Fn(E, E) -> E,
 {
     // In-place fast path: unique, contiguous at offset 0
     if tensor.is_unique()
         && let Some((0, end)) = tensor.layout().contiguous_offsets()
     {
         let storage: &mut [E] = tensor.storage_mut();
-        crate::ops::par::update(&mut storage[..end], |x| op(x, scalar));
+        for x in storage[..end].iter_mut() {
+            *x = op(*x, scalar);
+        }
         return tensor;
     }
 
@@ -327,7 +331,7 @@ where
     let storage: &[E] = tensor.storage();
 
     let result: Vec<E> = match tensor.layout().contiguous_offsets() {
-        Some((start, end)) => crate::ops::par::map(&storage[start..end], |x| op(x, scalar)),
+        Some((start, end)) => storage[start..end].iter().map(|&x| op(x, scalar)).collect(),
         None => StridedIter::new(tensor.layout())
             .map(|i| op(storage[i], scalar))
             .collect(),
@@ -352,7 +356,7 @@ fn make_tensor<E: bytemuck::Pod + Send + Sync>(
 /// Supports all integer dtypes: I64, I32, I16, I8, U64, U32, U16, U8.
 pub fn int_binary_op<Op>(lhs: FlexTensor, rhs: FlexTensor, op: Op) -> FlexTensor
 where
-    Op: Fn(i64, i64) -> i64 + Copy + Sync + Send,
+    Op: Fn(i64, i64) -> i64 + Copy,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "int_binary_op: dtype mismatch");
 
@@ -380,7 +384,7 @@ where
 /// Note: scalar is truncated to target dtype (matches PyTorch).
 pub fn int_scalar_op<Op>(tensor: FlexTensor, scalar: i64, op: Op) -> FlexTensor
 where
-    Op: Fn(i64, i64) -> i64 + Copy + Sync + Send,
+    Op: Fn(i64, i64) -> i64 + Copy,
 {
     let dtype = tensor.dtype();
 

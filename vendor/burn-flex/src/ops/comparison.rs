@@ -242,10 +242,8 @@ where
         let lhs_storage: &[f32] = lhs.storage();
         let l_slice = &lhs_storage[start..end];
 
-        let mut result = crate::ops::par::zeroed::<u8>(l_slice.len());
-        crate::ops::par::chunks_mut(&mut result, |out, range| {
-            simd::cmp_scalar_f32(&l_slice[range], rhs, out, simd_op)
-        });
+        let mut result = vec![0u8; l_slice.len()];
+        simd::cmp_scalar_f32(l_slice, rhs, &mut result, simd_op);
 
         return make_bool_tensor(result, shape, out_dtype);
     }

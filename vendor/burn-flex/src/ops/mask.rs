@@ -267,9 +267,11 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let value_slice = &value.storage::<T>()[v_offset..v_offset + numel];
             let tensor_slice = &mut tensor.storage_mut::<T>()[t_offset..t_offset + numel];
-            crate::ops::par::chunks_mut(tensor_slice, |d, range| {
-                blend_in_place(d, &mask_bytes[range.clone()], &value_slice[range], true)
-            });
+            for (i, &m) in mask_bytes.iter().enumerate() {
+                if m != 0 {
+                    tensor_slice[i] = value_slice[i];
+                }
+            }
             return tensor;
         } else if let Some(nest) =
             crate::zip::collapse_for_zip3(tensor.layout(), mask.layout(), value.layout())
@@ -316,9 +318,11 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let tensor_slice = &tensor.storage::<T>()[t_offset..t_offset + numel];
             let value_slice = &mut value.storage_mut::<T>()[v_offset..v_offset + numel];
-            crate::ops::par::chunks_mut(value_slice, |d, range| {
-                blend_in_place(d, &mask_bytes[range.clone()], &tensor_slice[range], false)
-            });
+            for (i, &m) in mask_bytes.iter().enumerate() {
+                if m == 0 {
+                    value_slice[i] = tensor_slice[i];
+                }
+            }
             return value;
         } else if let Some(nest) =
             crate::zip::collapse_for_zip3(value.layout(), mask.layout(), tensor.layout())
@@ -383,40 +387,6 @@ where
             });
         }
         FlexTensor::new(Bytes::from_elems(result), Layout::contiguous(shape), dtype)
-    }
-}
-
-/// `dst[i] = src[i]` where `mask[i] != 0` equals `where_set`, else `dst[i]` stays (patch for
-/// multigrid-ebm, see PATCH.md). Branch-free: a bitwise blend of each element's bits, which
-/// vectorises, instead of a branch per element, which stalls on masks with no pattern (the
-/// sign of an activation in LeakyReLU's forward and backward passes).
-fn blend_in_place<T: bytemuck::Pod>(dst: &mut [T], mask: &[u8], src: &[T], where_set: bool) {
-    assert!(dst.len() == mask.len() && src.len() == mask.len(), "mask_where: length mismatch");
-    macro_rules! blend {
-        ($word:ty) => {
-            if let (Ok(d), Ok(s)) = (
-                bytemuck::try_cast_slice_mut::<T, $word>(dst),
-                bytemuck::try_cast_slice::<T, $word>(src),
-            ) {
-                for ((d, &s), &m) in d.iter_mut().zip(s).zip(mask) {
-                    let take = (((m != 0) == where_set) as $word).wrapping_neg();
-                    *d = (s & take) | (*d & !take);
-                }
-                return;
-            }
-        };
-    }
-    match core::mem::size_of::<T>() {
-        1 => blend!(u8),
-        2 => blend!(u16),
-        4 => blend!(u32),
-        8 => blend!(u64),
-        _ => {}
-    }
-    for ((d, &s), &m) in dst.iter_mut().zip(src).zip(mask) {
-        if (m != 0) == where_set {
-            *d = s;
-        }
     }
 }
 

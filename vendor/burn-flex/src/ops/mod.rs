@@ -97,7 +97,6 @@ pub mod comparison;
 #[macro_use]
 mod conv_common;
 pub mod conv;
-mod conv2d_gemm;
 pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
@@ -113,7 +112,6 @@ pub mod interpolate;
 pub mod mask;
 pub mod matmul;
 mod module;
-pub(crate) mod par;
 pub mod pool;
 mod qtensor;
 pub mod reduce;

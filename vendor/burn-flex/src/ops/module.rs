@@ -2,7 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv2d_gemm, conv_transpose, deform_conv, interpolate, pool};
+use crate::ops::{conv, conv_transpose, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
@@ -42,45 +42,6 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
     FlexTensor::new(bytes, Layout::contiguous(shape), E::dtype())
 }
 
-/// Call a `conv2d_gemm` pass with the element type of `dtype` (f32, f64 or f16).
-macro_rules! conv2d_gemm_by_dtype {
-    ($pass:ident, $dtype:expr, $($arg:expr),*) => {
-        match $dtype {
-            DType::F32 => conv2d_gemm::$pass::<f32>($($arg),*),
-            DType::F64 => conv2d_gemm::$pass::<f64>($($arg),*),
-            DType::F16 => conv2d_gemm::$pass::<burn_std::f16>($($arg),*),
-            dtype => panic!("conv2d: unsupported dtype {:?}", dtype),
-        }
-    };
-}
-
-/// One backward pass of conv2d; bf16 runs in f32.
-fn conv2d_backward_pass(
-    pass: conv2d_gemm::Pass,
-    x: FlexTensor,
-    weight: FlexTensor,
-    output_grad: FlexTensor,
-    options: &ConvOptions<2>,
-) -> FlexTensor {
-    if output_grad.dtype() == DType::BF16 {
-        use burn_std::bf16;
-        let grad = conv2d_backward_pass(
-            pass,
-            cast_to_f32(x, bf16::to_f32),
-            cast_to_f32(weight, bf16::to_f32),
-            cast_to_f32(output_grad, bf16::to_f32),
-            options,
-        );
-        return cast_from_f32(grad, bf16::from_f32);
-    }
-    match pass {
-        conv2d_gemm::Pass::Input => conv2d_gemm_by_dtype!(x_backward, output_grad.dtype(), x, weight, output_grad, options),
-        conv2d_gemm::Pass::Weight => {
-            conv2d_gemm_by_dtype!(weight_backward, output_grad.dtype(), x, weight, output_grad, options)
-        }
-    }
-}
-
 impl ModuleOps<Flex> for Flex {
     fn conv1d(
         x: FloatTensor<Flex>,
@@ -104,11 +65,6 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
-        // multigrid-ebm patch: ungrouped, non-pointwise convolutions as batched im2col + GEMM.
-        let [_, _, k_h, k_w] = weight.layout().shape().dims();
-        if options.groups == 1 && (k_h, k_w) != (1, 1) && x.dtype() != DType::BF16 {
-            return conv2d_gemm_by_dtype!(forward, x.dtype(), x, weight, bias, &options);
-        }
         let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
         match x.dtype() {
             DType::F32 => conv::conv2d_f32(x, weight, bias, &options),
@@ -117,26 +73,6 @@ impl ModuleOps<Flex> for Flex {
             DType::BF16 => conv::conv2d_bf16(x, weight, bias, &options),
             dtype => panic!("conv2d: unsupported dtype {:?}", dtype),
         }
-    }
-
-    // multigrid-ebm patch: both backward passes as batched im2col + GEMM (Burn's generic
-    // fallbacks run a transposed convolution per image and a convolution over the batch).
-    fn conv2d_x_backward(
-        x: FloatTensor<Flex>,
-        weight: FloatTensor<Flex>,
-        output_grad: FloatTensor<Flex>,
-        options: ConvOptions<2>,
-    ) -> FloatTensor<Flex> {
-        conv2d_backward_pass(conv2d_gemm::Pass::Input, x, weight, output_grad, &options)
-    }
-
-    fn conv2d_weight_backward(
-        x: FloatTensor<Flex>,
-        weight: FloatTensor<Flex>,
-        output_grad: FloatTensor<Flex>,
-        options: ConvOptions<2>,
-    ) -> FloatTensor<Flex> {
-        conv2d_backward_pass(conv2d_gemm::Pass::Weight, x, weight, output_grad, &options)
     }
 
     fn deform_conv2d(
