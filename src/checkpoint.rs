@@ -2,6 +2,8 @@
 //! as in PyTorch, see [`crate::energy::parameter_specs`]), the Adam state, the configuration, the
 //! iteration count, the random generator and the persistent chains, with a format version.
 //! Reading checks everything and answers a wrong, truncated or foreign file with an error.
+//! Since format 2 the file carries a SHA-256 of its contents ([`crate::integrity`]): a changed
+//! byte is refused; format 1 files (written before) still load, unverified, with a warning.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +16,14 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::Config;
 use crate::device::read_all;
 use crate::energy::{EnergyNet, FlatParam, parameter_specs};
+use crate::integrity::{self, Integrity};
 use crate::learner::Learner;
 use crate::{Error, Result};
 
-/// Bumped whenever the layout of a checkpoint changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the layout of a checkpoint changes. 2: a checksum of the contents is required.
+pub const FORMAT_VERSION: u32 = 2;
+/// Format 1 (no checksum) still loads, unverified.
+const UNCHECKED_FORMAT_VERSION: u32 = 1;
 const KEY_FORMAT: &str = "multigrid.format";
 const KEY_CONFIG: &str = "multigrid.config";
 const KEY_ITERATION: &str = "multigrid.iteration";
@@ -125,22 +130,25 @@ pub async fn to_bytes(learner: &Learner, with_optimizer: bool) -> Result<Vec<u8>
         .with_metadata(KEY_CONFIG, &learner.config.to_json())
         .with_metadata(KEY_ITERATION, &learner.iteration.to_string())
         .with_metadata(KEY_RNG, &json(&learner.rng))
-        .with_metadata(KEY_ADAM_TIME, &json(&adam_time));
+        .with_metadata(KEY_ADAM_TIME, &json(&adam_time))
+        .with_metadata(integrity::KEY, integrity::PLACEHOLDER);
     let bytes = writer.into_bytes().map_err(|e| Error::Checkpoint(format!("could not serialise: {e}")))?;
-    Ok(bytes.to_vec())
+    integrity::seal(bytes.to_vec())
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
-/// The configuration stored in a checkpoint, without building the model.
-pub fn read_config(bytes: &[u8]) -> Result<Config> {
-    let reader = open(bytes)?;
-    config_of(&reader)
+/// The configuration stored in a checkpoint, without building the model; the file's contents
+/// are verified as when it is loaded.
+pub fn read_config(bytes: &[u8]) -> Result<(Config, Integrity)> {
+    let (reader, integrity) = open(bytes)?;
+    Ok((config_of(&reader)?, integrity))
 }
 
-fn open(bytes: &[u8]) -> Result<Reader> {
+/// Parse the container and check the format version and (from format 2 on) the checksum.
+fn open(bytes: &[u8]) -> Result<(Reader, Integrity)> {
     let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
         Error::Checkpoint(format!("not a readable burnpack file ({e}); it is truncated, corrupt or of another format"))
     })?;
@@ -148,9 +156,19 @@ fn open(bytes: &[u8]) -> Result<Reader> {
         None => Err(Error::Checkpoint(
             "this burnpack file is not a multigrid checkpoint (it has no multigrid.format entry)".into(),
         )),
-        Some(Ok(FORMAT_VERSION)) => Ok(reader),
+        Some(Ok(FORMAT_VERSION)) => match reader.metadata().get(integrity::KEY) {
+            None => Err(Error::Checkpoint(format!(
+                "this format {FORMAT_VERSION} checkpoint has lost its checksum: it is damaged, so it was not loaded"
+            ))),
+            Some(stored) => {
+                let verified = integrity::verify(bytes, Some(stored))?;
+                Ok((reader, verified))
+            }
+        },
+        Some(Ok(UNCHECKED_FORMAT_VERSION)) => Ok((reader, Integrity::Unchecked)),
         Some(v) => Err(Error::Checkpoint(format!(
-            "checkpoint format version {v:?} cannot be read by this build, which reads version {FORMAT_VERSION}"
+            "checkpoint format version {v:?} cannot be read by this build, which reads versions \
+             {UNCHECKED_FORMAT_VERSION} and {FORMAT_VERSION}"
         ))),
     }
 }
@@ -183,9 +201,10 @@ fn host_tensors(reader: Reader) -> Result<HostTensors> {
         .collect()
 }
 
-/// Rebuild a learner from checkpoint bytes onto `device`.
-pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Learner> {
-    let reader = open(bytes)?;
+/// Rebuild a learner from checkpoint bytes onto `device`, saying whether its contents were
+/// verified ([`Integrity::Unchecked`]: a format 1 file, to be loaded with a warning).
+pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<(Learner, Integrity)> {
+    let (reader, integrity) = open(bytes)?;
     let config = config_of(&reader)?;
     let iteration: u64 = parse_meta(&reader, KEY_ITERATION)?;
     let rng: ChaCha8Rng = parse_meta(&reader, KEY_RNG)?;
@@ -214,14 +233,19 @@ pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Learner> {
             }
         }
     }
-    let images = |name: &str| {
-        host.get(name)
-            .filter(|(s, _)| s.len() == 4)
-            .map(|(s, v)| Tensor::<4>::from_data(TensorData::new(v.clone(), [s[0], s[1], s[2], s[3]]), &device))
+    // Image tensors [n, 3, side, side] with n ≥ 1 (the side given, or the finest grid's).
+    let images = |name: &str, side: usize| -> Result<Option<Tensor<4>>> {
+        let Some((s, v)) = host.get(name) else { return Ok(None) };
+        if s.len() != 4 || s[0] == 0 || s[1] != 3 || s[2] != side || s[3] != side || v.iter().any(|x| !x.is_finite()) {
+            return Err(Error::Checkpoint(format!(
+                "'{name}' has shape {s:?} (or values that are not finite); [n ≥ 1, 3, {side}, {side}] is expected"
+            )));
+        }
+        Ok(Some(Tensor::<4>::from_data(TensorData::new(v.clone(), [s[0], s[1], s[2], s[3]]), &device)))
     };
-    learner.persistent = images(PCD_CHAINS);
-    learner.colours = images(COLOURS);
-    Ok(learner)
+    learner.persistent = images(PCD_CHAINS, learner.config.image_size())?;
+    learner.colours = images(COLOURS, 1)?;
+    Ok((learner, integrity))
 }
 
 /// Write a checkpoint file atomically (a crash mid-write leaves the previous file intact).
@@ -233,10 +257,15 @@ pub fn save(learner: &Learner, path: &std::path::Path) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
+/// Load a checkpoint file; one without a checksum (format 1) loads with a warning on stderr.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load(path: &std::path::Path, device: &Device) -> Result<Learner> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    from_bytes(&bytes, device).map_err(|e| {
+    let (learner, integrity) = from_bytes(&bytes, device).map_err(|e| {
         Error::Checkpoint(format!("{}: {}", path.display(), e.to_string().trim_start_matches("checkpoint: ")))
-    })
+    })?;
+    if integrity == Integrity::Unchecked {
+        eprintln!("warning: {}", integrity::unchecked_warning(&path.display().to_string()));
+    }
+    Ok(learner)
 }

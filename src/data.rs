@@ -2,10 +2,15 @@
 //! centre-cropped to a square and resized to the finest grid. Grey images become RGB;
 //! transparent pixels are composited over white. Pixels are f32 in [0, 255], laid out
 //! [n, 3, s, s] (channel, row, column), as the nets take them.
+//!
+//! Files are untrusted: decoding runs under explicit limits ([`MAX_SIDE`], [`MAX_PIXELS`], and
+//! the decoder's allocation cap [`MAX_DECODER_BYTES`]), so a decompression bomb (a few KB that
+//! claim 40000×40000 pixels) is refused by name before anything large is allocated, and folders
+//! are walked without following a symbolic link into a folder already visited.
 
 use burn::prelude::*;
 use image::imageops::FilterType;
-use image::{DynamicImage, ImageBuffer, Rgba};
+use image::{DynamicImage, ImageBuffer, ImageReader, Limits, Rgba};
 
 use crate::{Error, Result};
 
@@ -57,6 +62,16 @@ impl ImageSet {
     }
 }
 
+/// The longest side a decoded image may have.
+pub const MAX_SIDE: u32 = 16_384;
+/// The most pixels a decoded image may have (100 megapixels).
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// What a decoder may allocate for one image.
+pub const MAX_DECODER_BYTES: u64 = 512 << 20;
+/// Squares larger than this are first reduced in their own pixel type, so that the float copy
+/// made for compositing and resizing stays small.
+const MAX_FLOAT_SIDE: u32 = 1024;
+
 /// Centre-crop to a square, composite over white, resize to `size` × `size`; CHW in [0, 255].
 pub fn prepare(image: &DynamicImage, size: usize) -> Result<Vec<f32>> {
     let (w, h) = (image.width(), image.height());
@@ -64,7 +79,13 @@ pub fn prepare(image: &DynamicImage, size: usize) -> Result<Vec<f32>> {
         return Err(Error::Data(format!("the image is empty ({w}×{h})")));
     }
     let side = w.min(h);
-    let square = image.crop_imm((w - side) / 2, (h - side) / 2, side, side).to_rgba32f();
+    let mut square = image.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+    if side > MAX_FLOAT_SIDE.max(size as u32) {
+        let reduced = MAX_FLOAT_SIDE.max(size as u32);
+        square = square.resize_exact(reduced, reduced, FilterType::Triangle);
+    }
+    let side = square.width();
+    let square = square.to_rgba32f();
     let white = ImageBuffer::from_fn(side, side, |x, y| {
         let Rgba([r, g, b, a]) = *square.get_pixel(x, y);
         let over = |c: f32| c * a + (1.0 - a);
@@ -80,9 +101,41 @@ pub fn prepare(image: &DynamicImage, size: usize) -> Result<Vec<f32>> {
     Ok(out)
 }
 
-/// Decode an encoded image file (any format the `image` crate reads) and prepare it.
+/// An image file's width and height read from its header alone, refused when over the limits
+/// above; None when the `image` crate does not know the format (a browser may still decode it).
+pub fn checked_dimensions(bytes: &[u8]) -> Result<Option<(u32, u32)>> {
+    if bytes.is_empty() {
+        return Err(Error::Data("the file is empty (0 bytes)".into()));
+    }
+    let reader = ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Data(e.to_string()))?;
+    if reader.format().is_none() {
+        return Ok(None);
+    }
+    let (w, h) = reader.into_dimensions().map_err(|e| Error::Data(e.to_string()))?;
+    if w > MAX_SIDE || h > MAX_SIDE || u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(Error::Data(format!(
+            "the image claims {w}×{h} pixels, over the limit of {MAX_SIDE} per side and {} megapixels \
+             (a decompression bomb, or a picture to scale down first); it was not decoded",
+            MAX_PIXELS / 1_000_000
+        )));
+    }
+    Ok(Some((w, h)))
+}
+
+/// Decode an encoded image file (any format the `image` crate reads) under the limits above,
+/// and prepare it.
 pub fn decode(bytes: &[u8], size: usize) -> Result<Vec<f32>> {
-    let image = image::load_from_memory(bytes).map_err(|e| Error::Data(e.to_string()))?;
+    if checked_dimensions(bytes)?.is_none() {
+        return Err(Error::Data("not an image format this program reads (PNG, JPEG, GIF, BMP, WebP, TIFF)".into()));
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODER_BYTES);
+    let mut reader =
+        ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Data(e.to_string()))?;
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| Error::Data(e.to_string()))?;
     prepare(&image, size)
 }
 
@@ -99,13 +152,30 @@ pub fn from_rgba(rgba: &[u8], width: u32, height: u32, size: usize) -> Result<Ve
 }
 
 /// Every non-hidden file under `dir` (recursively), sorted, so a folder loads in one order.
+/// Symbolic links are followed, but a folder already visited (a link loop, or two links to
+/// one folder) is walked once and named among the skipped; so is a folder that cannot be read.
 #[cfg(not(target_arch = "wasm32"))]
-fn files_under(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+fn files_under(dir: &std::path::Path, skipped: &mut Vec<Skipped>) -> Result<Vec<std::path::PathBuf>> {
     let mut files = Vec::new();
+    let mut visited = std::collections::HashSet::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&d).map_err(|e| Error::Data(format!("cannot read folder {}: {e}", d.display())))?;
+        let Ok(real) = d.canonicalize() else {
+            skipped.push(Skipped { name: d.display().to_string(), reason: "a broken link or unreadable folder".into() });
+            continue;
+        };
+        if !visited.insert(real) {
+            skipped.push(Skipped { name: d.display().to_string(), reason: "a link to a folder already read".into() });
+            continue;
+        }
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) if d == dir => return Err(Error::Data(format!("cannot read folder {}: {e}", d.display()))),
+            Err(e) => {
+                skipped.push(Skipped { name: d.display().to_string(), reason: format!("cannot read the folder: {e}") });
+                continue;
+            }
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if entry.file_name().to_string_lossy().starts_with('.') {
@@ -131,7 +201,7 @@ pub fn load_folder(dir: &std::path::Path, size: usize) -> Result<(ImageSet, Vec<
     }
     let mut set = ImageSet::new(size);
     let mut skipped = Vec::new();
-    for path in files_under(dir)? {
+    for path in files_under(dir, &mut skipped)? {
         let name = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
         let decoded = std::fs::read(&path).map_err(|e| Error::Data(e.to_string())).and_then(|b| decode(&b, size));
         match decoded {

@@ -1,7 +1,8 @@
 //! Weights interop with PyTorch: `.safetensors` files whose tensor names and layout follow the
 //! reference implementation (`grid{S}.conv.{i}.weight` [out, in, k, k], `grid{S}.bn.{i}.weight`,
 //! `grid{S}.fc.weight` [1, features], ... float32, NCHW). Exported files also carry the
-//! configuration, so they re-import without flags.
+//! configuration, so they re-import without flags, and a checksum of their contents
+//! ([`crate::integrity`]), so a damaged file is refused.
 
 use std::collections::HashMap;
 
@@ -11,6 +12,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::checkpoint::{HostTensors, nets_from_host, parameters_to_host, tensor_name};
 use crate::config::{Config, Norm};
+use crate::integrity::{self, Integrity};
 use crate::learner::Learner;
 use crate::{Error, Result};
 
@@ -31,8 +33,18 @@ pub async fn export_safetensors(learner: &Learner) -> Result<Vec<u8>> {
     let metadata = HashMap::from([
         (KEY_CONFIG.to_string(), learner.config.to_json()),
         ("norm".to_string(), learner.config.norm.name().to_string()),
+        (integrity::KEY.to_string(), integrity::PLACEHOLDER.to_string()),
     ]);
-    serialize(views, Some(metadata)).map_err(|e| Error::Checkpoint(format!("safetensors export: {e}")))
+    let bytes = serialize(views, Some(metadata)).map_err(|e| Error::Checkpoint(format!("safetensors export: {e}")))?;
+    integrity::seal(bytes)
+}
+
+/// Verify the checksum of a safetensors file, where it carries one (PyTorch's files do not).
+pub fn verify_safetensors(bytes: &[u8]) -> Result<Integrity> {
+    let (_, metadata) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| Error::Checkpoint(format!("not a readable safetensors file ({e})")))?;
+    let info = metadata.metadata().clone().unwrap_or_default();
+    integrity::verify(bytes, info.get(integrity::KEY).map(String::as_str))
 }
 
 /// The configuration an imported file is read with: the one it carries, else `fallback` with
@@ -73,12 +85,14 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<HostTensors> {
 
 /// A fresh learner (iteration 0, new Adam state) whose nets hold the weights of a
 /// PyTorch-layout safetensors file; `fallback` gives the architecture when the file has none.
-pub fn import_safetensors(bytes: &[u8], fallback: Config, seed: u64, device: &Device) -> Result<Learner> {
+/// A file that carries a checksum is verified first.
+pub fn import_safetensors(bytes: &[u8], fallback: Config, seed: u64, device: &Device) -> Result<(Learner, Integrity)> {
+    let integrity = verify_safetensors(bytes)?;
     let config = import_config(bytes, fallback)?;
     let tensors = read_safetensors(bytes)?;
     let mut learner = Learner::new(config, seed, device)?;
     learner.nets = nets_from_host(&learner.config, &tensors, &learner.device(), "safetensors file")?;
-    Ok(learner)
+    Ok((learner, integrity))
 }
 
 /// Input images of a reference fixture for one grid (`grid{S}.x`), if present.

@@ -57,6 +57,17 @@ pub struct Learner {
     pub(crate) device: Device,
 }
 
+/// Everything learning changes, kept to go back to (see [`crate::guard`]). Tensors are shared,
+/// not copied: keeping a state costs the memory of the parameters it outlives.
+#[derive(Clone)]
+pub struct LearnerState {
+    pub iteration: u64,
+    nets: Vec<EnergyNet>,
+    adam_states: Vec<Vec<Option<AdamState<1>>>>,
+    persistent: Option<Tensor<4>>,
+    rng: ChaCha8Rng,
+}
+
 fn adam(config: &Config) -> Adam {
     let o = &config.optimizer;
     AdamConfig::new().with_beta_1(o.beta1).with_beta_2(o.beta2).with_epsilon(o.epsilon).build()
@@ -98,6 +109,24 @@ impl Learner {
         self.config = config;
     }
 
+    /// The state that learning changes, to [`Learner::restore`] later.
+    pub fn state(&self) -> LearnerState {
+        LearnerState {
+            iteration: self.iteration,
+            nets: self.nets.clone(),
+            adam_states: self.adam_states.clone(),
+            persistent: self.persistent.clone(),
+            rng: self.rng.clone(),
+        }
+    }
+
+    /// Go back to a kept state (the learning rate stays as it is now).
+    pub fn restore(&mut self, state: LearnerState) {
+        let LearnerState { iteration, nets, adam_states, persistent, rng } = state;
+        (self.iteration, self.nets, self.adam_states, self.persistent, self.rng) =
+            (iteration, nets, adam_states, persistent, rng);
+    }
+
     /// The device the nets live on, without autodiff: create image tensors here.
     pub fn device(&self) -> Device {
         self.device.clone().inner()
@@ -127,6 +156,7 @@ impl Learner {
     /// One learning iteration (Algorithm 1) on a batch of observed images at the finest size.
     /// If any loss is not finite, nothing is updated and [`Error::Diverged`] is returned.
     pub async fn learn(&mut self, observed: Tensor<4>, on_step: StepHook<'_>) -> Result<Iteration> {
+        let chains_before = self.persistent.clone();
         self.seed_langevin_noise();
         // 1. The observed pyramid I^(k): block averages of each observed image.
         let observed = pyramid(observed, &self.config.scales);
@@ -147,7 +177,13 @@ impl Learner {
             }
         };
         // 3. Update every grid's net simultaneously from mean f(Ĩ^(k)) − mean f(I^(k)).
-        let grids = self.update(&observed, &synthesized).await?;
+        let grids = match self.update(&observed, &synthesized).await {
+            Ok(grids) => grids,
+            Err(e) => {
+                self.persistent = chains_before; // a diverged iteration leaves the chains too
+                return Err(e);
+            }
+        };
         self.iteration += 1;
         Ok(Iteration { iteration: self.iteration, observed, synthesized, grids })
     }

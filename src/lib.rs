@@ -14,7 +14,9 @@ pub mod data;
 pub mod device;
 pub mod energy;
 pub mod eval;
+pub mod guard;
 pub mod inpaint;
+pub mod integrity;
 pub mod interop;
 pub mod langevin;
 pub mod learner;
@@ -42,6 +44,10 @@ pub enum Error {
         "learning diverged at iteration {iteration} (grid {grid}: {what}); the model was left as it was before this iteration. Lower the learning rate or δ, or use batch normalisation"
     )]
     Diverged { iteration: u64, grid: usize, what: String },
+    #[error(
+        "learning kept diverging: {rollbacks} rollbacks in a row, each halving the learning rate, did not help (last: {reason}). The model is left at iteration {kept}, its last good state. Lower δ or T, or use batch normalisation"
+    )]
+    Unstable { rollbacks: u32, kept: u64, reason: String },
     #[error("{0}")]
     Io(String),
 }

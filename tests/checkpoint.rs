@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use multigrid_ebm::checkpoint::{from_bytes, to_bytes};
 use multigrid_ebm::device::block_on;
+use multigrid_ebm::integrity::{self, Integrity};
 use multigrid_ebm::{Config, Error, Learner};
 
 fn trained(seed: u64, iterations: usize) -> Learner {
@@ -32,7 +33,8 @@ fn energies(learner: &Learner) -> Vec<Vec<f32>> {
 fn round_trip_keeps_energies_and_training_state() {
     let learner = trained(1, 3);
     let bytes = block_on(to_bytes(&learner, true)).unwrap();
-    let mut loaded = from_bytes(&bytes, &cpu()).unwrap();
+    let (mut loaded, integrity) = from_bytes(&bytes, &cpu()).unwrap();
+    assert_eq!(integrity, Integrity::Verified);
     assert_eq!(energies(&learner), energies(&loaded));
     assert_eq!(loaded.iteration, 3);
     assert_eq!(loaded.config, learner.config);
@@ -89,10 +91,66 @@ fn a_checkpoint_whose_tensors_do_not_fit_its_architecture_is_refused() {
     let mut meta = reader.metadata().clone();
     meta.insert("multigrid.config".into(), config.to_json());
     let tensors = reader.into_tensors().unwrap();
+    meta.insert(integrity::KEY.into(), integrity::PLACEHOLDER.into());
+    let m = checkpoint_error(&rewrite(tensors, &meta));
+    assert!(m.contains("grid4.conv.0.weight") && m.contains("[9, 3, 3, 3]"), "{m}");
+}
+
+/// A burnpack file of these tensors and metadata, sealed if the metadata asks for a checksum.
+fn rewrite(tensors: Vec<burn::store::burn_pack::Tensor>, meta: &std::collections::BTreeMap<String, String>) -> Vec<u8> {
     let mut writer = burn::store::burn_pack::Writer::new(tensors);
-    for (k, v) in &meta {
+    for (k, v) in meta {
         writer = writer.with_metadata(k, v);
     }
-    let m = checkpoint_error(&writer.into_bytes().unwrap());
-    assert!(m.contains("grid4.conv.0.weight") && m.contains("[9, 3, 3, 3]"), "{m}");
+    let bytes = writer.into_bytes().unwrap().to_vec();
+    if meta.contains_key(integrity::KEY) { integrity::seal(bytes).unwrap() } else { bytes }
+}
+
+#[test]
+fn a_changed_byte_anywhere_is_refused_and_only_unchanged_bytes_load() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/weights/small.bpk")).unwrap();
+    let (_, integrity) = from_bytes(&bytes, &cpu()).unwrap();
+    assert_eq!(integrity, Integrity::Verified, "the bundled weights carry a checksum");
+    let mut loaded = 0;
+    for (i, m) in mutants(&bytes, 300, 11).iter().enumerate() {
+        match from_bytes(m, &cpu()) {
+            Ok(_) => {
+                assert_eq!(m, &bytes, "mutant {i} (kind {}) changed the bytes and still loaded", i % 4);
+                loaded += 1;
+            }
+            Err(Error::Checkpoint(message)) => assert!(!message.is_empty()),
+            Err(e) => panic!("mutant {i}: expected a checkpoint error, got {e}"),
+        }
+    }
+    assert!(loaded <= 3, "{loaded} of 300 unchanged mutants loaded");
+}
+
+#[test]
+fn a_checkpoint_without_a_checksum_loads_unverified_only_as_format_1() {
+    let bytes = block_on(to_bytes(&trained(1, 1), false)).unwrap();
+    let reader = burn::store::burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).unwrap();
+    let mut meta = reader.metadata().clone();
+    let tensors = reader.into_tensors().unwrap();
+    meta.remove(integrity::KEY);
+    // Format 2 without its checksum: damaged.
+    assert!(checkpoint_error(&rewrite(tensors.clone(), &meta)).contains("lost its checksum"));
+    // Format 1 (written before checksums existed): loads, unverified.
+    meta.insert("multigrid.format".into(), "1".into());
+    let (_, integrity) = from_bytes(&rewrite(tensors, &meta), &cpu()).unwrap();
+    assert_eq!(integrity, Integrity::Unchecked);
+}
+
+#[test]
+fn exported_safetensors_carry_a_checksum_that_is_verified() {
+    let learner = trained(2, 1);
+    let bytes = block_on(multigrid_ebm::interop::export_safetensors(&learner)).unwrap();
+    let (imported, integrity) =
+        multigrid_ebm::interop::import_safetensors(&bytes, Config::tiny(), 0, &cpu()).unwrap();
+    assert_eq!(integrity, Integrity::Verified);
+    assert_eq!(energies(&imported), energies(&learner));
+    for (i, m) in mutants(&bytes, 40, 5).iter().enumerate() {
+        if let Ok(_) = multigrid_ebm::interop::import_safetensors(m, Config::tiny(), 0, &cpu()) {
+            assert_eq!(m, &bytes, "safetensors mutant {i} changed the bytes and still imported");
+        }
+    }
 }

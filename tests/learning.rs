@@ -136,3 +136,35 @@ fn an_update_descends_mean_synthesized_minus_mean_observed_energy() {
         assert_eq!(wrong, 0, "{norm:?}: {wrong} of {checked} parameters moved off −lr·sign(∂loss/∂θ)");
     }
 }
+
+/// When every iteration diverges, the guard rolls back each time and then gives up, leaving the
+/// model exactly at its last good state.
+#[test]
+fn the_guard_gives_up_cleanly_when_rollbacks_do_not_help() {
+    use multigrid_ebm::guard::{Guard, Guarded, Rule};
+    let mut config = Config::tiny();
+    config.langevin.clip = None;
+    config.langevin.delta = 1e30; // every chain overflows, whatever the learning rate
+    let mut learner = Learner::new(config, 1, &cpu()).unwrap();
+    let before = values(learner.nets[1].flat_parameters()[0].0.clone());
+    let rule = Rule::default();
+    let mut guard = Guard::new(&learner, rule.clone());
+    let batch = stripes("guard").narrow(0, 0, 8);
+    let mut rollbacks = 0;
+    let err = loop {
+        match block_on(guard.learn(&mut learner, batch.clone(), &mut |_, _, _| {})) {
+            Ok(Guarded::RolledBack { to, .. }) => {
+                assert_eq!(to, 0);
+                rollbacks += 1;
+            }
+            Ok(Guarded::Learned(_)) => panic!("a diverging iteration was accepted"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(rollbacks, rule.max_rollbacks);
+    assert!(matches!(err, multigrid_ebm::Error::Unstable { .. }), "{err}");
+    assert!(err.to_string().contains("left at iteration 0"), "{err}");
+    assert_eq!(learner.iteration, 0);
+    assert_eq!(values(learner.nets[1].flat_parameters()[0].0.clone()), before);
+    assert!((learner.config.optimizer.lr - 0.3 / 1024.0).abs() < 1e-12, "{}", learner.config.optimizer.lr);
+}

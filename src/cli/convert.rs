@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use multigrid_ebm::device::block_on;
+use multigrid_ebm::integrity::{self, Integrity};
 use multigrid_ebm::{Error, checkpoint, interop};
 
 use super::{DeviceArg, ModelArg, resolve_config, write_file};
@@ -54,8 +55,11 @@ pub fn import(args: ImportArgs) -> Result<(), Error> {
         std::fs::read(&args.weights).map_err(|e| Error::io(format!("reading {}", args.weights.display()), e))?;
     let fallback = resolve_config(&args.preset, None, None)?;
     let device = args.device.create()?;
-    let learner = interop::import_safetensors(&bytes, fallback, args.seed, &device)
+    let (learner, integrity) = interop::import_safetensors(&bytes, fallback, args.seed, &device)
         .map_err(|e| Error::Checkpoint(format!("{}: {e}", args.weights.display())))?;
+    if integrity == Integrity::Unchecked {
+        eprintln!("note: {}", integrity::unchecked_warning(&args.weights.display().to_string()));
+    }
     checkpoint::save(&learner, &args.out)?;
     eprintln!("wrote {} ({} grids, {:?} normalisation)", args.out.display(), learner.nets.len(), learner.config.norm);
     Ok(())

@@ -1,6 +1,6 @@
 //! Command-line interface (clap). Each subcommand lives in its own module; they share the
 //! device, config and data helpers below. Exit codes: 0 ok, 1 failure, 2 bad input (unusable
-//! data, bad arguments).
+//! data, bad arguments), 3 learning kept diverging after the guard's rollbacks.
 
 mod bench;
 mod convert;
@@ -98,6 +98,7 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e}");
             match e {
                 Error::Data(_) | Error::Config(_) => ExitCode::from(2),
+                Error::Unstable { .. } => ExitCode::from(3),
                 _ => ExitCode::FAILURE,
             }
         }

@@ -1,5 +1,6 @@
 //! `multigrid train`: learning with a progress bar, a JSON-lines log, periodic checkpoints
-//! and mosaics, resumable, and saved on Ctrl-C.
+//! and mosaics, resumable, and saved on Ctrl-C. The divergence guard (`multigrid_ebm::guard`)
+//! rolls a diverging run back to its last good state with a lower learning rate.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use multigrid_ebm::config::Method;
 use multigrid_ebm::device::block_on;
+use multigrid_ebm::guard::{Guard, Guarded, Rule};
 use multigrid_ebm::learner::Iteration;
 use multigrid_ebm::{Error, Learner, checkpoint};
 
@@ -184,15 +186,26 @@ pub fn run(args: Args) -> Result<(), Error> {
     };
 
     let mut last: Option<Iteration> = None;
+    let mut guard = Guard::new(&learner, Rule::default());
     while learner.iteration < args.iters && !stop.load(Ordering::SeqCst) {
         let batch = observed.clone().select(0, index_tensor(&learner.batch_indices(data.len()), &learner.device()));
         let started = Instant::now();
-        let it = match block_on(learner.learn(batch, &mut |_, _, _| {})) {
-            Ok(it) => it,
+        let it = match block_on(guard.learn(&mut learner, batch, &mut |_, _, _| {})) {
+            Ok(Guarded::Learned(it)) => it,
+            Ok(Guarded::RolledBack { reason, to, lr, rollbacks_in_a_row }) => {
+                let line = serde_json::json!({
+                    "event": "rollback", "reason": reason, "to": to, "lr": lr, "rollbacks_in_a_row": rollbacks_in_a_row,
+                });
+                writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
+                let said = format!("rolled back to iteration {to} and lowered the learning rate to {lr:.3e}: {reason}");
+                if args.quiet { eprintln!("{said}") } else { bar.println(said) }
+                bar.set_position(learner.iteration);
+                continue;
+            }
             Err(e) => {
                 bar.abandon();
                 save(&learner, last.as_ref())?;
-                eprintln!("the model before the failing iteration is saved in {}", checkpoint_path.display());
+                eprintln!("the model's last good state is saved in {}", checkpoint_path.display());
                 return Err(e);
             }
         };

@@ -54,3 +54,32 @@ pub fn stripes_folder(dir: &std::path::Path, n: usize, size: u32) {
         img.save(dir.join(format!("stripes_{i:02}.png"))).unwrap();
     }
 }
+
+/// Deterministic mutations of a file: byte flips, truncations, insertions, spliced blocks.
+pub fn mutants(bytes: &[u8], count: usize, seed: u64) -> Vec<Vec<u8>> {
+    let r = pseudo_random(4 * count, seed, 0.0, 1.0);
+    let at = |u: f32, len: usize| ((u as f64 * len as f64) as usize).min(len.saturating_sub(1));
+    (0..count)
+        .map(|i| {
+            let (a, b, c) = (r[4 * i + 1], r[4 * i + 2], r[4 * i + 3]);
+            let mut m = bytes.to_vec();
+            match i % 4 {
+                0 => m[at(a, bytes.len())] ^= 1 << (at(b, 8) as u8),
+                1 => m.truncate(at(a, bytes.len())),
+                2 => {
+                    let extra: Vec<u8> = (0..1 + at(b, 64)).map(|j| (j as u8).wrapping_mul(31) ^ (c * 255.0) as u8).collect();
+                    let p = at(a, bytes.len() + 1);
+                    m.splice(p..p, extra);
+                }
+                _ => {
+                    // A block of the file copied over another place of it.
+                    let len = 1 + at(c, 4096);
+                    let (from, to) = (at(a, bytes.len() - len), at(b, bytes.len() - len));
+                    let block = bytes[from..from + len].to_vec();
+                    m[to..to + len].copy_from_slice(&block);
+                }
+            }
+            m
+        })
+        .collect()
+}
