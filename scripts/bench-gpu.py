@@ -11,7 +11,7 @@ The three stages can run apart, for a GPU machine without cargo:
   scripts/bench-gpu.py --run-only --out runs.json  # on the GPU machine, with those builds
   scripts/bench-gpu.py --render runs.json          # the report from saved runs
 Needs a Vulkan adapter for wgpu and a python3 whose torch sees a CUDA GPU. REFERENCE names
-torch_multigrid.py (default ../shared/reference/torch_multigrid.py). Rounds alternate the builds
+torch_multigrid.py (default reference/torch_multigrid.py, this project's own). Rounds alternate the builds
 and PyTorch (the CPU stage runs after the first); --deadline-s starts no new round past that many
 seconds, and the runs file is rewritten after every step, so a cut-off run keeps what it measured.
 """
@@ -294,7 +294,7 @@ NOTES = """
   step takes 1.23–1.58× PyTorch's time and the update 1.47–2.17× here, against 0.97–1.65× and
   1.06–1.58× on 2 threads at the time (reports/bench.md then). PyTorch gained more from the extra
   cores, most on the update. Profiling on the build machine then showed why: flex ran every
-  element-wise operation on the calling thread. With that patched (vendor/burn-flex/PATCH.md), a
+  element-wise operation on the calling thread. With that patched (vendor/patches/README.md), a
   later call to the same kind of machine timed the CPU backend with and without the patch side by
   side, 16 threads, two alternating rounds (reports/bench-gpu/flex-parallel-*.json): the Langevin
   step 1.0–1.9× and the update 1.24–1.64× faster (g64 batch 100: step 134 → 70 ms, update 421 →

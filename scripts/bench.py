@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: `multigrid bench` (release build, Burn's CPU backend) against the
-independent PyTorch implementation of the same nets (../shared/reference/torch_multigrid.py), with
+project's PyTorch reference of the same nets (reference/torch_multigrid.py), with
 the same threads, grids (16 and 64, paper architectures), batches (16 and 100) and normalisations,
 measured in one run, plus the browser benchmark (scripts/bench-browser.mjs) when the page is built.
 Writes reports/bench.md.
@@ -12,7 +12,7 @@ PyTorch: PATH's python must import torch; without --python, .venv-bench is made 
 import argparse, gzip, json, os, platform, re, statistics, subprocess, sys
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-REFERENCE = os.environ.get("REFERENCE", os.path.join(ROOT, "..", "shared", "reference", "torch_multigrid.py"))
+REFERENCE = os.environ.get("REFERENCE", os.path.join(ROOT, "reference", "torch_multigrid.py"))
 TORCH = "torch==2.15.0"
 
 
@@ -37,7 +37,7 @@ def python_with_torch(explicit):
     py = os.path.join(venv, "bin", "python")
     if not os.path.exists(py) or subprocess.run([py, "-c", "import torch"], capture_output=True).returncode != 0:
         sh([sys.executable, "-m", "venv", venv], capture=False)
-        sh([py, "-m", "pip", "install", "-q", TORCH, "numpy", "safetensors"], capture=False)
+        sh([py, "-m", "pip", "install", "-q", TORCH, "numpy", "safetensors", "pillow"], capture=False)
     return py
 
 
@@ -122,7 +122,7 @@ NOTES = """## What was tried
   backward. Flex builds its im2col tiles per image, so the 8×8 and 4×4 outputs of the deeper layers
   give GEMMs with 16–64 columns, and it leaves both backward passes to Burn's generic fallbacks (a
   transposed convolution per image; a convolution with the batch as channels for the weight gradient).
-- **Patched flex** (`vendor/burn-flex`, see its PATCH.md; `tests/conv.rs` checks it against a direct
+- **Patched flex** (`vendor/patches`, see its README.md; `tests/conv.rs` checks it against a direct
   convolution): the forward pass and both backward passes as batched im2col + one large GEMM per tile
   of 512 output positions spanning several images, im2col through a per-convolution table of patch
   indices, per-thread scratch buffers. In `multigrid bench` runs while developing it, against the
@@ -149,7 +149,7 @@ NOTES = """## What was tried
   tensors) on the calling thread while the pool waited: in a perf profile of g64 batch-16 steps
   and updates on 2 threads, 11% of the samples were the calling thread's alone, a share that grows
   with the cores. The patch splits them over rayon's threads from 64K elements up
-  (`vendor/burn-flex/src/ops/par.rs`): side by side here, the Langevin step 4–13% faster and the
+  (`vendor/patches`, patch 0003): side by side here, the Langevin step 4–13% faster and the
   update within the noise; on 16 cores of a lent GPU machine the Langevin step 1.0–1.9× and the
   update 1.24–1.64× faster ([bench-gpu.md](bench-gpu.md)). The browser build has no threads, so
   there the operations keep upstream's code: a first version that sent them through the new
