@@ -21,12 +21,22 @@ export default defineConfig({
     acceptDownloads: true,
     screenshot: 'only-on-failure',
   },
-  webServer: {
-    command: `node scripts/serve.mjs --dir dist --base ${base} --port ${port}`,
-    url: `http://127.0.0.1:${port}${base}`,
-    reuseExistingServer: false,
-    timeout: 30_000,
-  },
+  // The page's own server (with the COOP/COEP headers threads need), and the same dist/ from a
+  // server that sends no such headers, as a plain static host would (e2e/threads.spec.ts).
+  webServer: [
+    {
+      command: `node scripts/serve.mjs --dir dist --base ${base} --port ${port}`,
+      url: `http://127.0.0.1:${port}${base}`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+    {
+      command: `node scripts/serve.mjs --dir dist --base ${base} --port ${port + 1} --no-isolation`,
+      url: `http://127.0.0.1:${port + 1}${base}`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+    },
+  ],
   projects: [
     {
       name: 'cpu',

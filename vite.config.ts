@@ -46,6 +46,9 @@ function bundledAssets(published: Record<string, string[]>): Plugin {
   };
 }
 
+/** Cross-origin isolation, which the threaded wasm build needs (scripts/serve.mjs sends the same). */
+const isolation = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 export default defineConfig({
   // Relative URLs: the built page works from any sub-path (e.g. /multigrid-ebm/) of any static host.
   base: './',
@@ -53,6 +56,6 @@ export default defineConfig({
   plugins: [bundledAssets({ 'data/textures': ['.png', '.json'], weights: ['.bpk'] })],
   worker: { format: 'es' },
   build: { outDir: 'dist', target: 'es2022', chunkSizeWarningLimit: 30000, assetsInlineLimit: 0 },
-  server: { port: 5173 },
-  preview: { port: 4173 },
+  server: { port: 5173, headers: isolation },
+  preview: { port: 4173, headers: isolation },
 });

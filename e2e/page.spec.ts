@@ -6,7 +6,7 @@ test.describe.configure({ mode: 'serial' });
 
 test('loads from a sub-path on the CPU backend, says so, and draws every grid', async ({ page }) => {
   const errors = await openPage(page);
-  await expect(page.locator('#backend')).toHaveText(/CPU \(wasm\).*(no adapter|no WebGPU)/);
+  await expect(page.locator('#backend')).toHaveText(/CPU \(wasm, \d+ threads?\).*(no adapter|no WebGPU)/);
   const grids = await page.locator('#grids .grid-block').evaluateAll((blocks) => blocks.map((b) => (b as HTMLElement).dataset.size));
   expect(grids).toEqual(['1', '4', '16', '64']);
   // The observed pyramid is drawn as soon as the bundled images are in.

@@ -1,7 +1,9 @@
 // A plain static server for the built page: serves dist/ under a sub-path (default /), with the
 // right MIME types (application/wasm matters), and prints the URL. Used by `npm start` and by the
-// end-to-end tests, which serve the page from /multigrid-ebm/ as a static host would.
-//   node scripts/serve.mjs [--dir dist] [--base /multigrid-ebm/] [--port 4173] [--host 127.0.0.1]
+// end-to-end tests, which serve the page from /multigrid-ebm/ as a static host would. It sends the
+// cross-origin isolation headers (COOP/COEP) that wasm threads need; --no-isolation leaves them
+// out, as a static host that cannot set headers would (the service worker then adds them).
+//   node scripts/serve.mjs [--dir dist] [--base /multigrid-ebm/] [--port 4173] [--host 127.0.0.1] [--no-isolation]
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -13,8 +15,12 @@ const { values } = parseArgs({
     base: { type: 'string', default: '/' },
     port: { type: 'string', default: process.env.PORT ?? '4173' },
     host: { type: 'string', default: '127.0.0.1' },
+    'no-isolation': { type: 'boolean', default: false },
   },
 });
+const isolation = values['no-isolation']
+  ? {}
+  : { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'same-origin' };
 const root = resolve(values.dir);
 const base = `/${values.base.replace(/^\/+|\/+$/g, '')}/`.replace('//', '/');
 const types = {
@@ -41,7 +47,7 @@ const server = createServer((req, res) => {
   try {
     if (statSync(file).isDirectory()) file = join(file, 'index.html');
     const size = statSync(file).size;
-    res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream', 'Content-Length': size });
+    res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream', 'Content-Length': size, ...isolation });
     createReadStream(file).pipe(res);
   } catch {
     res.writeHead(404);

@@ -55,7 +55,7 @@ pub fn create(kind: BackendKind) -> Result<Device, Error> {
 
 /// The browser's WebGPU device, created on first use and shared afterwards (Burn's runtime can be
 /// initialised once per page). Call only after JavaScript found an adapter.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 pub async fn webgpu() -> Result<Device, Error> {
     use burn::tensor::wgpu::WgpuBackend;
     thread_local! {
@@ -71,6 +71,12 @@ pub async fn webgpu() -> Result<Device, Error> {
         .map_err(|e| Error::Device(format!("WebGPU could not be initialised: {e}")))?;
     WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
     Ok(device)
+}
+
+/// The threaded browser build has no WebGPU (see Cargo.toml): the page uses the other build for it.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub async fn webgpu() -> Result<Device, Error> {
+    Err(Error::Device("this is the threaded CPU build, which has no WebGPU; load the single-threaded build for WebGPU".into()))
 }
 
 /// Read tensors back to the host in one transaction (asynchronous, as WebGPU requires).

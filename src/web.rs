@@ -11,7 +11,13 @@ use crate::config::Config;
 use crate::data::{self, ImageSet};
 use crate::device::{self, read_all};
 use crate::learner::{GridStats, Learner};
+use crate::guard::{Guard, Guarded, Rule};
+use crate::integrity::{self, Integrity};
 use crate::{Error, checkpoint, mosaic};
+
+/// `initThreadPool(n)` in JavaScript: start n Web Workers for rayon (the threaded build only).
+#[cfg(target_feature = "atomics")]
+pub use wasm_bindgen_rayon::init_thread_pool;
 
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -34,6 +40,10 @@ pub struct Trainer {
     /// Langevin frames of the last call: (grid index, step, images).
     frames: Vec<(usize, usize, Tensor<4>)>,
     backend: String,
+    /// Said once about the model's file, e.g. that it carried no checksum.
+    warning: Option<String>,
+    /// Rolls learning back to the last good state when it diverges (made at the first iteration).
+    guard: Option<Guard>,
 }
 
 async fn create_device(backend: &str) -> Result<Device, JsError> {
@@ -54,18 +64,20 @@ impl Trainer {
                 .map_err(js)?;
         let device = create_device(backend).await?;
         let learner = Learner::new(config, seed, &device).map_err(js)?;
-        Ok(Self::wrap(learner, backend))
+        Ok(Self::wrap(learner, backend, None))
     }
 
-    /// A model from checkpoint bytes (.bpk), on "cpu" or "webgpu".
+    /// A model from checkpoint bytes (.bpk), on "cpu" or "webgpu". A file whose contents do not
+    /// match its checksum is refused; one without a checksum loads with a [`Trainer::warning`].
     #[wasm_bindgen(js_name = fromCheckpoint)]
     pub async fn from_checkpoint(bytes: &[u8], backend: &str) -> Result<Trainer, JsError> {
         let device = create_device(backend).await?;
-        let learner = checkpoint::from_bytes(bytes, &device).map_err(js)?;
-        Ok(Self::wrap(learner, backend))
+        let (learner, integrity) = checkpoint::from_bytes(bytes, &device).map_err(js)?;
+        let warning = (integrity == Integrity::Unchecked).then(|| integrity::unchecked_warning("this weights file"));
+        Ok(Self::wrap(learner, backend, warning))
     }
 
-    fn wrap(learner: Learner, backend: &str) -> Trainer {
+    fn wrap(learner: Learner, backend: &str, warning: Option<String>) -> Trainer {
         let size = learner.config.image_size();
         Trainer {
             learner,
@@ -75,11 +87,19 @@ impl Trainer {
             shown_synthesized: Vec::new(),
             frames: Vec::new(),
             backend: backend.to_string(),
+            warning,
+            guard: None,
         }
     }
 
     pub fn backend(&self) -> String {
         self.backend.clone()
+    }
+
+    /// What the page should tell once about the model's file (None: nothing, or already told).
+    #[wasm_bindgen(js_name = takeWarning)]
+    pub fn take_warning(&mut self) -> Option<String> {
+        self.warning.take()
     }
 
     #[wasm_bindgen(js_name = configJson)]
@@ -156,28 +176,38 @@ impl Trainer {
         self.observed_tensor = None;
     }
 
-    /// One learning iteration on a batch of the observed images. Returns the per-grid
-    /// statistics as JSON. With `frame_every` > 0, every that many Langevin steps the chain is
-    /// kept for [`Trainer::read_frames`].
+    /// One learning iteration on a batch of the observed images, under the divergence guard.
+    /// Returns the per-grid statistics as JSON, or, when the iteration diverged and was rolled
+    /// back, `{"iteration": kept, "grids": [], "rollback": {"reason", "to", "lr"}}`. With
+    /// `frame_every` > 0, every that many Langevin steps the chain is kept for
+    /// [`Trainer::read_frames`].
     pub async fn learn(&mut self, frame_every: usize) -> Result<String, JsError> {
         let observed = self.observed_tensor()?;
         let indices: Vec<i64> = self.learner.batch_indices(self.observed.len()).into_iter().map(|i| i as i64).collect();
         let n = indices.len();
         let batch = observed.select(0, Tensor::from_data(TensorData::new(indices, [n]), &self.learner.device()));
         let mut frames = Vec::new();
-        let it = self
-            .learner
-            .learn(batch, &mut |grid, step, x| {
+        let guard = self.guard.get_or_insert_with(|| Guard::new(&self.learner, Rule::default()));
+        let guarded = guard
+            .learn(&mut self.learner, batch, &mut |grid, step, x| {
                 if frame_every > 0 && (step + 1) % frame_every == 0 {
                     frames.push((grid, step, x.clone()));
                 }
             })
             .await
             .map_err(js)?;
-        self.frames = frames;
-        self.shown_observed = it.observed;
-        self.shown_synthesized = it.synthesized;
-        Ok(stats_json(it.iteration, &it.grids))
+        match guarded {
+            Guarded::Learned(it) => {
+                self.frames = frames;
+                self.shown_observed = it.observed;
+                self.shown_synthesized = it.synthesized;
+                Ok(stats_json(it.iteration, &it.grids))
+            }
+            Guarded::RolledBack { reason, to, lr, .. } => Ok(serde_json::json!({
+                "iteration": to, "grids": [], "rollback": { "reason": reason, "to": to, "lr": lr },
+            })
+            .to_string()),
+        }
     }
 
     /// Synthesize `n` images from the model by multi-grid sampling (no learning).
@@ -322,7 +352,15 @@ fn stats_json(iteration: u64, grids: &[GridStats]) -> String {
 /// building a model), so the page can refuse a bad file and keep its current model.
 #[wasm_bindgen(js_name = checkpointConfig)]
 pub fn checkpoint_config(bytes: &[u8]) -> Result<String, JsError> {
-    checkpoint::read_config(bytes).map(|c| c.to_json()).map_err(js)
+    checkpoint::read_config(bytes).map(|(c, _)| c.to_json()).map_err(js)
+}
+
+/// Read an image file's size from its header and refuse one over the decoding limits (a
+/// decompression bomb) before the browser decodes it. Returns [width, height], or an empty array
+/// where this crate does not know the format (the browser may still decode it).
+#[wasm_bindgen(js_name = checkedImageDimensions)]
+pub fn checked_image_dimensions(bytes: &[u8]) -> Result<Vec<u32>, JsError> {
+    Ok(data::checked_dimensions(bytes).map_err(js)?.map(|(w, h)| vec![w, h]).unwrap_or_default())
 }
 
 /// Time forward, Langevin step and update of one grid of a preset's nets at a batch size on a

@@ -13,7 +13,7 @@ function select(id: string): HTMLSelectElement {
 }
 
 /** What the URL asks for: the backend and the settings it names. */
-export function readUrl(): { backend: BackendChoice; overrides: Overrides; explicit: Set<string> } {
+export function readUrl(): { backend: BackendChoice; threads: number | null; overrides: Overrides; explicit: Set<string>; debug: boolean } {
   const q = new URLSearchParams(location.search);
   const backend = (['cpu', 'webgpu'].includes(q.get('backend') ?? '') ? q.get('backend') : 'auto') as BackendChoice;
   const overrides: Overrides = { preset: q.get('preset') ?? 'small', seed: Number(q.get('seed') ?? 1) || 1 };
@@ -34,7 +34,9 @@ export function readUrl(): { backend: BackendChoice; overrides: Overrides; expli
     overrides.noise = q.get('noise') === 'on';
     explicit.add('noise');
   }
-  return { backend, overrides, explicit };
+  // ?threads=N sizes the wasm thread pool (1: the single-threaded build); default: every core.
+  const threads = Number(q.get('threads'));
+  return { backend, threads: Number.isInteger(threads) && threads >= 1 ? threads : null, overrides, explicit, debug: q.get('debug') === '1' };
 }
 
 /** Fill the controls from a model's configuration, where the URL did not set a value. */

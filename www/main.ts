@@ -7,13 +7,14 @@ import { GridView } from './grids';
 import { acceptDrops, bundledImages, type NamedBlob } from './images';
 import { InpaintPanel } from './inpaint';
 import type { GridImages, ModelInfo, Replies } from './protocol';
-import { autosave } from './storage';
+import { SLOTS, type Saved, autosave } from './storage';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const SHOWN = 8;
 const AUTOSAVE_EVERY = 25;
-/** On WebGPU, keep a copy of the weights in memory this often, for a move to the CPU. */
-const SNAPSHOT_EVERY = 5;
+/** On WebGPU, keep a copy of the weights in memory this often (iterations), so that a lost GPU
+ *  device moves to the CPU with the weights of the iteration before the loss. */
+const SNAPSHOT_EVERY = 1;
 
 const url = readUrl();
 let client = new WorkerClient();
@@ -49,12 +50,14 @@ function status(text: string) {
 
 function showModel(info: ModelInfo) {
   model = info;
+  if (info.warning) message(info.warning);
   const badge = $('backend');
   badge.dataset.backend = info.backend;
+  const cpu = `CPU (wasm, ${info.threads} thread${info.threads === 1 ? '' : 's'})`;
+  const threadsOff = info.threads === 1 && info.threadsReason ? ` · one thread: ${info.threadsReason}` : '';
   badge.textContent =
-    info.backend === 'webgpu'
-      ? `WebGPU · ${info.adapter ?? 'adapter'}`
-      : `CPU (wasm)${info.fallbackReason ? ` · ${info.fallbackReason}` : ''}`;
+    info.backend === 'webgpu' ? `WebGPU · ${info.adapter ?? 'adapter'}` : `${cpu}${info.fallbackReason ? ` · ${info.fallbackReason}` : ''}${threadsOff}`;
+  badge.dataset.threads = String(info.threads);
   badge.title = badge.textContent;
   grids.layout(info.scales);
   if (charts.points === 0 || info.iteration === 0) charts.reset(info.scales);
@@ -82,23 +85,32 @@ async function run<T>(work: () => Promise<T>): Promise<T | undefined> {
   } catch (e) {
     const text = e instanceof Error ? e.message : String(e);
     message(text, 'error');
-    if (model?.backend === 'webgpu' && !/diverged|no observed images|not a readable|checkpoint|fixed for a model/.test(text)) {
+    if (model?.backend === 'webgpu' && !/diverg|no observed images|not a readable|checkpoint|fixed for a model/.test(text)) {
       await fallBackToCpu(`WebGPU failed (${text})`);
     }
     return undefined;
   }
 }
 
-/** Move the model to the CPU backend (a lost GPU device, a crashed worker), keeping the weights. */
-async function fallBackToCpu(reason: string) {
-  setPlaying(false);
-  message(`${reason}: continuing on the CPU backend with the last saved weights.`, 'error');
-  client.terminate();
-  client = new WorkerClient();
-  client.onCrash = onCrash;
-  const info = await client.call({ kind: 'start', backend: 'cpu', settings: { ...currentSettings() }, weights: lastWeights?.slice(0) ?? null });
-  showModel({ ...info, fallbackReason: reason });
-  await loadBundled();
+/** Move the model to the CPU backend (a lost GPU device, a crashed worker), keeping the weights
+ *  of the last finished iteration (kept every SNAPSHOT_EVERY iterations on WebGPU). Training that
+ *  was running goes on there: the training loop sees `fallbacks` change and does not stop. */
+let fallbacks = 0;
+let fallingBack: Promise<void> | null = null;
+function fallBackToCpu(reason: string): Promise<void> {
+  fallingBack ??= (async () => {
+    client.terminate();
+    client = new WorkerClient();
+    client.onCrash = onCrash;
+    const info = await client.call({ kind: 'start', backend: 'cpu', threads: url.threads, settings: { ...currentSettings() }, weights: lastWeights?.slice(0) ?? null });
+    message(`${reason}: continuing on the CPU backend from iteration ${info.iteration}.`, 'error');
+    showModel({ ...info, fallbackReason: reason });
+    const files = addedFiles;
+    addedFiles = [];
+    await (files.length > 0 ? addImages(files) : loadBundled());
+    fallbacks++;
+  })().finally(() => (fallingBack = null));
+  return fallingBack;
 }
 
 function onCrash(text: string) {
@@ -120,6 +132,14 @@ async function learnOnce(): Promise<boolean> {
   const r = await run(() => client.call({ kind: 'learn', frameEvery: frameEvery() }));
   if (!r) return false;
   setIteration(r.iteration);
+  if (r.rollback) {
+    // The divergence guard went back to the last good state with a lower learning rate.
+    const { reason, to, lr } = r.rollback;
+    message(`Learning diverged (${reason}): rolled back to iteration ${to}, learning rate lowered to ${lr.toPrecision(3)}.`, 'error');
+    ($('lr') as HTMLInputElement).value = String(Number(lr.toPrecision(6)));
+    writeUrl(currentSettings(), url.backend);
+    return true;
+  }
   recentSeconds = [...recentSeconds.slice(-9), (performance.now() - started) / 1000];
   const itersPerSecond = recentSeconds.length / recentSeconds.reduce((a, b) => a + b, 0);
   $('speed').textContent = `${itersPerSecond.toFixed(2)} it/s`;
@@ -163,7 +183,8 @@ async function play() {
   setPlaying(true);
   status('training…');
   while (playing) {
-    if (!(await learnOnce())) setPlaying(false);
+    const before = fallbacks;
+    if (!(await learnOnce()) && fallbacks === before) setPlaying(false);
   }
   status('paused');
   await saveNow();
@@ -175,6 +196,15 @@ async function exportBytes(format: 'bpk' | 'safetensors'): Promise<Replies['expo
   return run(() => client.call({ kind: 'export', format }));
 }
 
+/** Say once why autosave is off (no IndexedDB, storage full, ...); training goes on. */
+let storageTold = false;
+function storageProblem(e: unknown) {
+  document.body.dataset.storage = 'off';
+  if (storageTold) return;
+  storageTold = true;
+  message(`Autosave is off: ${e instanceof Error ? e.message : e}. Training goes on; download the weights to keep them.`, 'error');
+}
+
 async function saveNow() {
   const r = await exportBytes('bpk');
   if (!r) return;
@@ -182,7 +212,7 @@ async function saveNow() {
   await autosave
     .save({ bytes: r.bytes, iteration: r.iteration, settings: currentSettings(), savedAt: Date.now() })
     .then(() => (document.body.dataset.savedIteration = String(r.iteration)))
-    .catch(() => undefined);
+    .catch(storageProblem);
 }
 
 async function download(format: 'bpk' | 'safetensors') {
@@ -226,8 +256,12 @@ async function pretrainedWeights(preset: string): Promise<ArrayBuffer | null> {
 
 // ---------------------------------------------------------------- images
 
+/** Every file added since the last "Clear images", to add again after a move to the CPU. */
+let addedFiles: NamedBlob[] = [];
+
 async function addImages(files: NamedBlob[]) {
   if (files.length === 0) return;
+  addedFiles = [...addedFiles, ...files];
   status(`reading ${files.length} file${files.length === 1 ? '' : 's'}…`);
   const r = await run(() => client.call({ kind: 'add-images', files }));
   if (!r) return;
@@ -297,6 +331,7 @@ function bindControls() {
   $('use-bundled').onclick = () => void loadBundled();
   $('clear-images').onclick = async () => {
     setPlaying(false);
+    addedFiles = [];
     const r = await run(() => client.call({ kind: 'clear-images' }));
     if (r) {
       setImageCount(0);
@@ -311,6 +346,14 @@ function bindControls() {
     input.value = '';
     if (file) await loadWeights(await file.arrayBuffer(), file.name);
   });
+  if (url.debug) {
+    const lose = $('lose-device');
+    lose.hidden = false;
+    lose.onclick = async () => {
+      const r = await run(() => client.call({ kind: 'lose-device' }));
+      if (r) message(`Destroyed ${r.destroyed} WebGPU device${r.destroyed === 1 ? '' : 's'} (debug).`);
+    };
+  }
   $('pretrained').onclick = async () => {
     const bytes = await pretrainedWeights('small');
     if (bytes) await loadWeights(bytes, 'the pretrained small model');
@@ -332,8 +375,35 @@ function bindControls() {
   });
 }
 
+/** The newest autosave that passes the library's checks (checksum, format, architecture); each
+ *  one that does not is named in a message and passed over. */
+async function usableAutosave(): Promise<Saved | null> {
+  for (const slot of SLOTS) {
+    let saved: Saved | 'foreign' | undefined;
+    try {
+      saved = await autosave.load(slot);
+    } catch (e) {
+      storageProblem(e);
+      return null;
+    }
+    if (saved === undefined) continue;
+    const fallback = slot === 'latest' ? ' The save before it is tried.' : '';
+    if (saved === 'foreign') {
+      message(`The autosave stored in this browser is not one this page wrote; it is ignored.${fallback}`, 'error');
+      continue;
+    }
+    try {
+      await client.call({ kind: 'check-weights', bytes: saved.bytes.slice(0) });
+      return saved;
+    } catch (e) {
+      message(`Your autosaved model from iteration ${saved.iteration} cannot be used: ${e instanceof Error ? e.message : e}.${fallback}`, 'error');
+    }
+  }
+  return null;
+}
+
 async function offerResume() {
-  const saved = await autosave.load();
+  const saved = await usableAutosave();
   if (!saved || saved.iteration === 0) return;
   const banner = $('resume');
   const minutes = Math.max(1, Math.round((Date.now() - saved.savedAt) / 60000));
@@ -362,7 +432,7 @@ async function boot() {
   lastWeights = weights?.slice(0) ?? null;
   let info: ModelInfo;
   try {
-    info = await client.call({ kind: 'start', backend: url.backend, settings: url.overrides, weights }, weights ? [weights] : []);
+    info = await client.call({ kind: 'start', backend: url.backend, threads: url.threads, settings: url.overrides, weights }, weights ? [weights] : []);
   } catch (e) {
     status('');
     message(`The model could not start: ${e instanceof Error ? e.message : e}`, 'error');

@@ -50,12 +50,19 @@ export interface ModelInfo {
   scales: number[];
   iteration: number;
   imageCount: number;
+  /** Said once about the model's file (e.g. it carried no checksum); null: nothing to say. */
+  warning: string | null;
+  /** Threads of the wasm CPU backend (1: the single-threaded build), and why not more. */
+  threads: number;
+  threadsReason: string | null;
 }
 
 export type Request =
-  | { kind: 'start'; backend: BackendChoice; settings: Overrides; weights: ArrayBuffer | null }
+  | { kind: 'start'; backend: BackendChoice; threads: number | null; settings: Overrides; weights: ArrayBuffer | null }
   | { kind: 'reset'; settings: Overrides }
   | { kind: 'load-weights'; bytes: ArrayBuffer }
+  | { kind: 'check-weights'; bytes: ArrayBuffer }
+  | { kind: 'lose-device' }
   | { kind: 'settings'; settings: Overrides }
   | { kind: 'add-images'; files: { name: string; blob: Blob }[] }
   | { kind: 'clear-images' }
@@ -70,11 +77,24 @@ export interface Replies {
   start: ModelInfo;
   reset: ModelInfo;
   'load-weights': ModelInfo;
+  /** The checkpoint's configuration JSON, if the library accepts the file (it throws otherwise). */
+  'check-weights': { config: string };
+  /** How many WebGPU devices were destroyed (for testing device loss, under ?debug=1). */
+  'lose-device': { destroyed: number };
   settings: ModelInfo;
   'add-images': { added: number; failed: { name: string; reason: string }[]; imageCount: number };
   'clear-images': { imageCount: number };
   'show-observed': { observed: GridImages[] };
-  learn: { iteration: number; grids: GridStats[]; observed: GridImages[]; synthesized: GridImages[]; frames: Frame[]; seconds: number };
+  learn: {
+    iteration: number;
+    grids: GridStats[];
+    /** Present when the iteration diverged and the guard rolled the model back to iteration `to`. */
+    rollback?: { reason: string; to: number; lr: number };
+    observed: GridImages[];
+    synthesized: GridImages[];
+    frames: Frame[];
+    seconds: number;
+  };
   sample: { synthesized: GridImages[]; frames: Frame[]; seconds: number };
   export: { bytes: ArrayBuffer; iteration: number };
   bench: { grid: number; batch: number; forward_ms: number; langevin_step_ms: number; update_ms: number; gflops: number };

@@ -1,13 +1,61 @@
 // The worker owns the wasm module and the model. It handles one request at a time (wasm-bindgen
 // objects must not be re-entered while an async call is in flight) and never blocks the page.
-import init, { Trainer, bench, checkpointConfig, presetConfig } from './pkg/multigrid_ebm.js';
+import type * as Bindings from './pkg/multigrid_ebm.js';
+import type { Trainer } from './pkg/multigrid_ebm.js';
 import wasmUrl from './pkg/multigrid_ebm_bg.wasm?url';
+import wasmThreadsUrl from './pkg-threads/multigrid_ebm_bg.wasm?url';
 import type { BackendChoice, Envelope, Frame, GridImages, ModelInfo, Overrides, Replies, Reply, Request } from './protocol';
+
+/** The wasm bindings: the threaded build (scripts/build-wasm --threads) where the page is
+ *  cross-origin isolated and more than one thread is wanted, else the single-threaded build. */
+type Wasm = typeof Bindings & { initThreadPool?: (threads: number) => Promise<void> };
+let wasm: Wasm;
+let threads = 1;
+let threadsReason: string | null = null;
+
+async function loadWasm(requested: number | null, forWebgpu: boolean) {
+  const wanted = Math.max(1, Math.floor(requested ?? navigator.hardwareConcurrency ?? 1));
+  if (forWebgpu) {
+    threadsReason = 'the model runs on WebGPU';
+  } else if (wanted > 1 && self.crossOriginIsolated) {
+    try {
+      const threaded = (await import('./pkg-threads/multigrid_ebm.js')) as unknown as Wasm;
+      await threaded.default({ module_or_path: wasmThreadsUrl });
+      await threaded.initThreadPool!(wanted);
+      [wasm, threads, threadsReason] = [threaded, wanted, null];
+      return;
+    } catch (e) {
+      threadsReason = `the threaded build failed to start (${messageOf(e)})`;
+    }
+  } else if (wanted <= 1) {
+    threadsReason = requested === 1 ? '?threads=1' : 'the browser reports one core';
+  } else {
+    threadsReason = 'the page is not cross-origin isolated yet (reload once: the service worker isolates it)';
+  }
+  wasm = (await import('./pkg/multigrid_ebm.js')) as unknown as Wasm;
+  await wasm.default({ module_or_path: wasmUrl });
+  threads = 1;
+}
 
 let trainer: Trainer | null = null;
 let adapterName: string | null = null;
 let fallbackReason: string | null = null;
 let images: { name: string; rgba: Uint8Array; width: number; height: number }[] = [];
+
+/** Every WebGPU device wgpu asks the browser for, so that `lose-device` can destroy them (the
+ *  same as a device lost for real: the next GPU call fails and the page moves to the CPU). */
+const devices: GPUDevice[] = [];
+{
+  const proto = (self as unknown as { GPUAdapter?: { prototype: GPUAdapter } }).GPUAdapter?.prototype;
+  if (proto) {
+    const requestDevice = proto.requestDevice;
+    proto.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
+      const device = await requestDevice.apply(this, args);
+      devices.push(device);
+      return device;
+    };
+  }
+}
 
 /** Find a WebGPU adapter, or say why there is none (before Burn touches the GPU). */
 async function findAdapter(): Promise<{ name: string; software: boolean } | { reason: string }> {
@@ -39,15 +87,15 @@ function withSettings(configJson: string, s: Overrides): string {
 
 async function makeTrainer(backend: 'cpu' | 'webgpu', settings: Overrides, weights: ArrayBuffer | null): Promise<Trainer> {
   if (weights) {
-    const t = await Trainer.fromCheckpoint(new Uint8Array(weights), backend);
+    const t = await wasm.Trainer.fromCheckpoint(new Uint8Array(weights), backend);
     // Keep the checkpoint's architecture; apply the person's live settings on top.
     const config = JSON.parse(t.configJson());
-    if (JSON.stringify(config.grids) === JSON.stringify(JSON.parse(presetConfig(settings.preset)).grids)) {
+    if (JSON.stringify(config.grids) === JSON.stringify(JSON.parse(wasm.presetConfig(settings.preset)).grids)) {
       t.setConfig(withSettings(t.configJson(), settings));
     }
     return t;
   }
-  return Trainer.create(withSettings(presetConfig(settings.preset), settings), backend, BigInt(settings.seed));
+  return wasm.Trainer.create(withSettings(wasm.presetConfig(settings.preset), settings), backend, BigInt(settings.seed));
 }
 
 /** Re-add the observed images to a new trainer (they live in the worker, not in the model). */
@@ -66,11 +114,13 @@ function info(): ModelInfo {
     scales: config.scales,
     iteration: Number(t.iteration()),
     imageCount: t.imageCount(),
+    warning: t.takeWarning() ?? null,
+    threads,
+    threadsReason,
   };
 }
 
-async function start(choice: BackendChoice, settings: Overrides, weights: ArrayBuffer | null): Promise<ModelInfo> {
-  await init({ module_or_path: wasmUrl });
+async function start(choice: BackendChoice, threadsWanted: number | null, settings: Overrides, weights: ArrayBuffer | null): Promise<ModelInfo> {
   let backend: 'cpu' | 'webgpu' = 'cpu';
   fallbackReason = null;
   if (choice === 'cpu') {
@@ -88,6 +138,8 @@ async function start(choice: BackendChoice, settings: Overrides, weights: ArrayB
       fallbackReason = found.reason;
     }
   }
+  // WebGPU runs in the single-threaded build (the threaded one has none: see Cargo.toml).
+  await loadWasm(backend === 'webgpu' ? 1 : threadsWanted, backend === 'webgpu');
   try {
     trainer = await makeTrainer(backend, settings, weights);
   } catch (e) {
@@ -99,13 +151,29 @@ async function start(choice: BackendChoice, settings: Overrides, weights: ArrayB
   return info();
 }
 
+/** Images are kept at most this large on their shorter side (a model of any size re-crops them). */
+const KEPT_SIDE = 1024;
+
+/** Decode a file with the browser's own decoders, after the library has read its header and
+ *  refused a size over its limits (a decompression bomb); large pictures are scaled down while
+ *  decoding, so the worker keeps at most KEPT_SIDE² pixels of each. */
+async function decodeImage(blob: Blob): Promise<ImageBitmap> {
+  const dims = wasm.checkedImageDimensions(new Uint8Array(await blob.arrayBuffer())); // throws over the limits
+  if (dims.length === 2 && Math.min(dims[0], dims[1]) > KEPT_SIDE) {
+    const scale = KEPT_SIDE / Math.min(dims[0], dims[1]);
+    const [w, h] = [Math.max(1, Math.round(dims[0] * scale)), Math.max(1, Math.round(dims[1] * scale))];
+    return createImageBitmap(blob, { resizeWidth: w, resizeHeight: h, resizeQuality: 'high' });
+  }
+  return createImageBitmap(blob);
+}
+
 /** Decode files with the browser's own decoders; each failure is reported by name. */
 async function addImages(files: { name: string; blob: Blob }[]) {
   const failed: { name: string; reason: string }[] = [];
   let added = 0;
   for (const { name, blob } of files) {
     try {
-      const bitmap = await createImageBitmap(blob);
+      const bitmap = await decodeImage(blob);
       const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
       const ctx = canvas.getContext('2d')!;
       ctx.drawImage(bitmap, 0, 0);
@@ -142,14 +210,14 @@ function messageOf(e: unknown): string {
 async function handle(request: Request): Promise<Replies[Request['kind']]> {
   switch (request.kind) {
     case 'start':
-      return start(request.backend, request.settings, request.weights);
+      return start(request.backend, request.threads, request.settings, request.weights);
     case 'reset':
     case 'load-weights': {
       const loading = request.kind === 'load-weights';
-      if (loading) checkpointConfig(new Uint8Array(request.bytes)); // throws on a bad file
+      if (loading) wasm.checkpointConfig(new Uint8Array(request.bytes)); // throws on a bad file
       const backend = (trainer?.backend() as 'cpu' | 'webgpu') ?? 'cpu';
       const next = loading
-        ? await Trainer.fromCheckpoint(new Uint8Array(request.bytes), backend)
+        ? await wasm.Trainer.fromCheckpoint(new Uint8Array(request.bytes), backend)
         : await makeTrainer(backend, request.settings, null);
       // The images are kept as decoded RGBA, so a model of any size takes them (re-cropped).
       restoreImages(next);
@@ -157,6 +225,11 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       trainer = next;
       return info();
     }
+    case 'check-weights':
+      return { config: wasm.checkpointConfig(new Uint8Array(request.bytes)) };
+    case 'lose-device':
+      devices.forEach((d) => d.destroy());
+      return { destroyed: devices.length };
     case 'settings':
       trainer!.setConfig(withSettings(trainer!.configJson(), request.settings));
       return info();
@@ -189,7 +262,7 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       return { bytes: bytes.slice().buffer, iteration: Number(trainer!.iteration()) };
     }
     case 'bench':
-      return JSON.parse(await bench(request.preset, request.grid, request.batch, request.reps, request.backend));
+      return JSON.parse(await wasm.bench(request.preset, request.grid, request.batch, request.reps, request.backend));
     case 'inpaint': {
       const error = await trainer!.inpaint(request.rgba, request.mask, request.width, request.height, request.frameEvery);
       const masked = await readImages('observed');

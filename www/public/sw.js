@@ -1,9 +1,27 @@
 // Offline support: after the first visit the page, its wasm, the bundled images and the pretrained
 // weights come from the cache (refreshed in the background whenever the network answers).
-const CACHE = 'multigrid-ebm-v1';
+// Cross-origin isolation: every response gets the COOP/COEP headers that wasm threads need, so on
+// a static host that cannot set headers (GitHub Pages) the page is isolated from its second load.
+const CACHE = 'multigrid-ebm-v2';
+
+function isolated(response) {
+  if (!response || response.status === 0 || response.type === 'opaque' || response.type === 'opaqueredirect') return response;
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  headers.set('Cross-Origin-Resource-Policy', 'same-origin');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
 
 self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+self.addEventListener('activate', (event) =>
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  ),
+);
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;
@@ -17,7 +35,7 @@ self.addEventListener('fetch', (event) => {
           return response;
         })
         .catch(() => cached);
-      return cached ?? fresh;
+      return isolated(await (cached ?? fresh));
     }),
   );
 });
