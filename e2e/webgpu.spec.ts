@@ -54,3 +54,30 @@ test('a lost GPU device moves training to the CPU with the weights of the iterat
   await expect.poll(() => iteration(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(4);
   await page.click('#train');
 });
+
+test('start-up on forced WebGPU: controls wait for the model, the status says what is happening, nothing false is said', async ({ page }) => {
+  const { found } = await adapter(page);
+  test.skip(!found, 'SKIPPED: this Chromium has no WebGPU adapter');
+  // Every status line the page shows, from the first one on.
+  await page.addInitScript(() => {
+    const seen: string[] = ((window as unknown as { statuses: string[] }).statuses = []);
+    document.addEventListener('DOMContentLoaded', () => {
+      const status = document.getElementById('status')!;
+      new MutationObserver(() => seen.push(status.textContent ?? '')).observe(status, { childList: true, characterData: true, subtree: true });
+    });
+  });
+  await page.goto('?preset=tiny&seed=2&backend=webgpu');
+  await expect(page.locator('#train')).toBeDisabled();
+  await expect(page.locator('#train')).toHaveAttribute('title', /Waiting for the model to start/);
+  await page.keyboard.press('Space'); // the keyboard shortcut does nothing either while starting
+  await expect(page.locator('#train')).toBeEnabled({ timeout: 180_000 });
+  await expect(page.locator('#train')).toHaveAttribute('title', /Train/);
+  await expect(page.locator('#image-count')).toHaveText(/^[1-9]\d* observed images/);
+  const statuses = await page.evaluate(() => (window as unknown as { statuses: string[] }).statuses);
+  expect(statuses.some((s) => /^starting the model: loading the wasm and WebGPU… \d+\.\d s$/.test(s))).toBe(true);
+  expect(statuses.some((s) => /^loading the bundled images… \d+\.\d s$/.test(s))).toBe(true);
+  await page.click('#step');
+  await expect.poll(() => iteration(page), { timeout: 120_000 }).toBe(1);
+  await expect(page.locator('#messages')).not.toContainText('Add some images');
+  await expect(page.locator('#messages .error')).toHaveCount(0);
+});

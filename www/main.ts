@@ -45,7 +45,39 @@ function message(text: string, kind: 'info' | 'error' = 'info') {
 }
 
 function status(text: string) {
+  clearInterval(stageTimer);
   $('status').textContent = text;
+}
+
+/** Say what the page is doing now, with the seconds it has taken so far (until the next status). */
+let stageTimer: ReturnType<typeof setInterval> | undefined;
+function stage(text: string) {
+  status('');
+  const started = performance.now();
+  const show = () => ($('status').textContent = `${text}… ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  show();
+  stageTimer = setInterval(show, 200);
+}
+
+/** Controls that need a running model (and its images). Until it is up they are disabled, and
+ *  their tooltip says why instead of what they do. */
+const MODEL_CONTROLS = ['train', 'step', 'sample', 'reset', 'files', 'use-bundled', 'clear-images', 'download', 'download-safetensors', 'upload', 'pretrained'];
+function enableModelControls(enabled: boolean, why = '') {
+  for (const id of MODEL_CONTROLS) {
+    const control = $<HTMLButtonElement | HTMLInputElement>(id);
+    control.disabled = !enabled;
+    // A file input is hidden inside its label, which is what a person sees and hovers.
+    const shown = control instanceof HTMLInputElement ? (control.closest('label') ?? control) : control;
+    if (enabled) {
+      if (shown.dataset.title !== undefined) shown.title = shown.dataset.title;
+      delete shown.dataset.title;
+      shown.removeAttribute('aria-disabled');
+    } else {
+      shown.dataset.title ??= shown.title;
+      shown.title = why;
+      shown.setAttribute('aria-disabled', 'true');
+    }
+  }
 }
 
 function showModel(info: ModelInfo) {
@@ -99,6 +131,8 @@ let fallbacks = 0;
 let fallingBack: Promise<void> | null = null;
 function fallBackToCpu(reason: string): Promise<void> {
   fallingBack ??= (async () => {
+    enableModelControls(false, 'Moving the model to the CPU backend');
+    stage('moving the model to the CPU backend');
     client.terminate();
     client = new WorkerClient();
     client.onCrash = onCrash;
@@ -108,6 +142,8 @@ function fallBackToCpu(reason: string): Promise<void> {
     const files = addedFiles;
     addedFiles = [];
     await (files.length > 0 ? addImages(files) : loadBundled());
+    status(`on the CPU backend from iteration ${info.iteration}`);
+    enableModelControls(true);
     fallbacks++;
   })().finally(() => (fallingBack = null));
   return fallingBack;
@@ -176,6 +212,10 @@ function setPlaying(on: boolean) {
 
 async function play() {
   if (playing) return;
+  if (imagesLoading > 0) {
+    message('The images are still loading: press Train again once they are in.');
+    return;
+  }
   if (!model || model.imageCount === 0) {
     message('Add some images first (or press “Bundled textures”).', 'error');
     return;
@@ -259,7 +299,19 @@ async function pretrainedWeights(preset: string): Promise<ArrayBuffer | null> {
 /** Every file added since the last "Clear images", to add again after a move to the CPU. */
 let addedFiles: NamedBlob[] = [];
 
+/** Image loads in flight (Train says so instead of "add some images"). */
+let imagesLoading = 0;
+
 async function addImages(files: NamedBlob[]) {
+  imagesLoading++;
+  try {
+    await addImagesNow(files);
+  } finally {
+    imagesLoading--;
+  }
+}
+
+async function addImagesNow(files: NamedBlob[]) {
   if (files.length === 0) return;
   addedFiles = [...addedFiles, ...files];
   status(`reading ${files.length} file${files.length === 1 ? '' : 's'}…`);
@@ -426,7 +478,9 @@ async function offerResume() {
 
 async function boot() {
   bindControls();
-  status('starting the model…');
+  enableModelControls(false, 'Waiting for the model to start');
+  const where = url.backend === 'cpu' ? 'the CPU backend' : url.backend === 'webgpu' ? 'WebGPU' : 'WebGPU or the CPU backend';
+  stage(`starting the model: loading the wasm and ${where}`);
   const started = performance.now();
   const weights = url.overrides.preset === 'small' ? await pretrainedWeights('small') : null;
   lastWeights = weights?.slice(0) ?? null;
@@ -434,21 +488,28 @@ async function boot() {
   try {
     info = await client.call({ kind: 'start', backend: url.backend, threads: url.threads, settings: url.overrides, weights }, weights ? [weights] : []);
   } catch (e) {
+    const why = `The model could not start: ${e instanceof Error ? e.message : e}`;
     status('');
-    message(`The model could not start: ${e instanceof Error ? e.message : e}`, 'error');
+    message(why, 'error');
+    enableModelControls(false, why);
     return;
   }
   showModel(info);
   fillControls(info.config, url.overrides);
   writeUrl(currentSettings(), url.backend);
   if (weights) {
+    stage(info.backend === 'webgpu' ? 'compiling the GPU kernels and drawing the first pretrained samples' : 'drawing the first pretrained samples');
     await sample();
     // performance.now() counts from navigation: this is page load → first sample.
     const seconds = performance.now() / 1000;
     document.body.dataset.firstSample = seconds.toFixed(2);
     status(`pretrained samples ${seconds.toFixed(1)} s after the page opened (model ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
+  const shown = $('status').textContent;
+  stage('loading the bundled images');
   await loadBundled();
+  status(weights ? (shown ?? '') : `ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  enableModelControls(true);
   await offerResume();
   inpaint.start();
   if ('serviceWorker' in navigator && import.meta.env.PROD) {
