@@ -130,16 +130,23 @@ fn a_folder_of_hostile_images_trains_on_the_usable_ones_and_names_the_rest() {
     #[cfg(unix)]
     std::os::unix::fs::symlink(&dir, dir.join("sub").join("loop")).unwrap();
 
+    let run = dir.join("..").join(format!("hostile-run-{}", std::process::id()));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_multigrid"))
         .args(["train", "--preset", "tiny", "--iters", "2", "--quiet", "--data"])
         .arg(&dir)
         .arg("--out")
-        .arg(dir.join("..").join(format!("hostile-run-{}", std::process::id())))
+        .arg(&run)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+    // The resident memory the run logged stayed far below the bomb's claim (2 GB is the limit).
+    let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
+    for line in log.lines() {
+        let rss: f64 = serde_json::from_str::<serde_json::Value>(line).unwrap()["rss_mb"].as_f64().unwrap();
+        assert!(rss < 2000.0, "resident {rss} MB");
+    }
     for named in ["empty.png", "text.png", "bomb.png", "loop"] {
         assert!(stderr.contains(named), "{named} not named: {stderr}");
     }

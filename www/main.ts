@@ -171,7 +171,7 @@ async function learnOnce(): Promise<boolean> {
   if (r.rollback) {
     // The divergence guard went back to the last good state with a lower learning rate.
     const { reason, to, lr } = r.rollback;
-    message(`Learning diverged (${reason}): rolled back to iteration ${to}, learning rate lowered to ${lr.toPrecision(3)}.`, 'error');
+    message(`Learning diverged (${reason}): rolled back to iteration ${to}, learning rate lowered to ${lr.toPrecision(3)}.`);
     ($('lr') as HTMLInputElement).value = String(Number(lr.toPrecision(6)));
     writeUrl(currentSettings(), url.backend);
     return true;
@@ -516,6 +516,9 @@ async function boot() {
     navigator.serviceWorker.register(new URL('sw.js', document.baseURI)).catch(() => undefined);
   }
 }
+
+// For scripts/soak.mjs: the worker's wasm memory.
+(window as unknown as { multigridMemory: unknown }).multigridMemory = () => client.call({ kind: 'memory' });
 
 // For scripts/bench-browser.mjs: time one grid's operations in this page's worker.
 (window as unknown as { multigridBench: unknown }).multigridBench = (preset: string, grid: number, batch: number, reps: number, backend: 'cpu' | 'webgpu') =>

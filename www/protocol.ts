@@ -63,6 +63,7 @@ export type Request =
   | { kind: 'load-weights'; bytes: ArrayBuffer }
   | { kind: 'check-weights'; bytes: ArrayBuffer }
   | { kind: 'lose-device' }
+  | { kind: 'memory' }
   | { kind: 'settings'; settings: Overrides }
   | { kind: 'add-images'; files: { name: string; blob: Blob }[] }
   | { kind: 'clear-images' }
@@ -81,6 +82,8 @@ export interface Replies {
   'check-weights': { config: string };
   /** How many WebGPU devices were destroyed (for testing device loss, under ?debug=1). */
   'lose-device': { destroyed: number };
+  /** The size of the wasm instance's memory (scripts/soak.mjs samples it). */
+  memory: { wasmBytes: number };
   settings: ModelInfo;
   'add-images': { added: number; failed: { name: string; reason: string }[]; imageCount: number };
   'clear-images': { imageCount: number };

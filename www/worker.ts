@@ -10,6 +10,8 @@ import type { BackendChoice, Envelope, Frame, GridImages, ModelInfo, Overrides, 
  *  cross-origin isolated and more than one thread is wanted, else the single-threaded build. */
 type Wasm = typeof Bindings & { initThreadPool?: (threads: number) => Promise<void> };
 let wasm: Wasm;
+/** The instance's linear memory (its size is what the wasm side holds). */
+let wasmMemory: WebAssembly.Memory | null = null;
 let threads = 1;
 let threadsReason: string | null = null;
 
@@ -20,7 +22,7 @@ async function loadWasm(requested: number | null, forWebgpu: boolean) {
   } else if (wanted > 1 && self.crossOriginIsolated) {
     try {
       const threaded = (await import('./pkg-threads/multigrid_ebm.js')) as unknown as Wasm;
-      await threaded.default({ module_or_path: wasmThreadsUrl });
+      wasmMemory = (await threaded.default({ module_or_path: wasmThreadsUrl })).memory;
       await threaded.initThreadPool!(wanted);
       [wasm, threads, threadsReason] = [threaded, wanted, null];
       return;
@@ -33,7 +35,7 @@ async function loadWasm(requested: number | null, forWebgpu: boolean) {
     threadsReason = 'the page is not cross-origin isolated yet (reload once: the service worker isolates it)';
   }
   wasm = (await import('./pkg/multigrid_ebm.js')) as unknown as Wasm;
-  await wasm.default({ module_or_path: wasmUrl });
+  wasmMemory = (await wasm.default({ module_or_path: wasmUrl })).memory;
   threads = 1;
 }
 
@@ -227,6 +229,8 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
     }
     case 'check-weights':
       return { config: wasm.checkpointConfig(new Uint8Array(request.bytes)) };
+    case 'memory':
+      return { wasmBytes: wasmMemory?.buffer.byteLength ?? 0 };
     case 'lose-device':
       devices.forEach((d) => d.destroy());
       return { destroyed: devices.length };

@@ -11,7 +11,7 @@ use multigrid_ebm::inpaint::{MaskKind, make_mask, occluded_error, recover};
 use multigrid_ebm::pyramid::resample;
 use rand::SeedableRng;
 
-use super::{BUNDLED_HELD_OUT, BUNDLED_TRAIN, DeviceArg, ModelArg, create_dir, load_images, write_mosaics};
+use super::{BUNDLED_HELD_OUT, BUNDLED_TRAIN, DeviceArg, ModelArg, SynthesisArgs, create_dir, load_images, write_mosaics};
 
 #[derive(clap::Args)]
 pub struct EnergyArgs {
@@ -148,25 +148,21 @@ pub struct InpaintArgs {
     /// Recover at most this many images.
     #[arg(long, default_value_t = 16)]
     n: usize,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Output folder for original/occluded/recovered mosaics.
-    #[arg(long)]
-    out: PathBuf,
+    /// The seed also draws random masks; the mosaics are original, occluded and recovered.
     #[command(flatten)]
-    device: DeviceArg,
+    run: SynthesisArgs,
 }
 
 pub fn inpaint(args: InpaintArgs) -> Result<(), Error> {
     use burn::prelude::*;
-    let device = args.device.create()?;
+    let device = args.run.device.create()?;
     let mut learner = args.model.load(&device)?;
-    learner.reseed(args.seed);
+    learner.reseed(args.run.seed);
     let size = learner.config.image_size();
     let set = load_images(&args.data.clone().unwrap_or_else(|| PathBuf::from(BUNDLED_HELD_OUT)), size)?.take(args.n);
     let n = set.len();
     let known: Vec<f32> = match args.mask.parse::<MaskKind>() {
-        Ok(kind) => make_mask(kind, n, size, &mut rand_chacha::ChaCha8Rng::seed_from_u64(args.seed)),
+        Ok(kind) => make_mask(kind, n, size, &mut rand_chacha::ChaCha8Rng::seed_from_u64(args.run.seed)),
         Err(_) if std::path::Path::new(&args.mask).is_file() => {
             let bytes = std::fs::read(&args.mask).map_err(|e| Error::io(format!("reading {}", args.mask), e))?;
             let grey = multigrid_ebm::data::decode(&bytes, size)
@@ -182,16 +178,16 @@ pub fn inpaint(args: InpaintArgs) -> Result<(), Error> {
     let chain = recover(&learner, images.clone(), known.clone(), &mut |_, _, _| {});
     let recovered = chain.last().expect("non-empty").clone();
     let errors = block_on(read(occluded_error(recovered.clone(), images.clone(), known.clone())))?;
-    create_dir(&args.out)?;
+    create_dir(&args.run.out)?;
     let occluded = images.clone() * known.expand([n, 3, size, size]);
     for (name, t) in [("original", images), ("occluded", occluded), ("recovered", recovered)] {
-        write_mosaics(&args.out, name, &[t])?;
+        write_mosaics(&args.run.out, name, &[t])?;
     }
     let mean = errors.iter().sum::<f32>() / n as f32;
     println!(
         "{}",
         serde_json::json!({ "mask": args.mask, "images": set.names, "occluded_error": errors, "mean_occluded_error": mean })
     );
-    eprintln!("mean error on occluded pixels: {mean:.2} grey levels; mosaics in {}", args.out.display());
+    eprintln!("mean error on occluded pixels: {mean:.2} grey levels; mosaics in {}", args.run.out.display());
     Ok(())
 }

@@ -61,6 +61,19 @@ impl DeviceArg {
     }
 }
 
+/// The seed and output folder of a command that synthesizes images, and where it runs.
+#[derive(clap::Args, Clone)]
+pub struct SynthesisArgs {
+    /// Seed of the starting colours and the Langevin noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder for the mosaics (one PNG per grid).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
 /// The model a command works on.
 #[derive(clap::Args, Clone)]
 pub struct ModelArg {

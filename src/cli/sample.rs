@@ -1,11 +1,9 @@
 //! `multigrid sample`: multi-grid sampling from a checkpoint, one mosaic PNG per grid.
 
-use std::path::PathBuf;
-
 use indicatif::ProgressBar;
 use multigrid_ebm::Error;
 
-use super::{DeviceArg, ModelArg, create_dir, write_mosaics};
+use super::{ModelArg, SynthesisArgs, create_dir, write_mosaics};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,23 +12,18 @@ pub struct Args {
     /// Number of images.
     #[arg(long, default_value_t = 64)]
     n: usize,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Output folder for synthesized_{S}x{S}.png.
-    #[arg(long)]
-    out: PathBuf,
     #[command(flatten)]
-    device: DeviceArg,
+    run: SynthesisArgs,
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
     if args.n == 0 {
         return Err(Error::Config("--n must be at least 1".into()));
     }
-    let device = args.device.create()?;
+    let device = args.run.device.create()?;
     let mut learner = args.model.load(&device)?;
-    learner.reseed(args.seed);
-    create_dir(&args.out)?;
+    learner.reseed(args.run.seed);
+    create_dir(&args.run.out)?;
     let start = learner.starting_colours(args.n);
     let c = &learner.config;
     let total = match c.method {
@@ -39,7 +32,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     };
     let bar = ProgressBar::new(total as u64);
     let chain = learner.sample(start, &mut |_, _, _| bar.inc(1));
-    let paths = write_mosaics(&args.out, "synthesized", &chain)?;
+    let paths = write_mosaics(&args.run.out, "synthesized", &chain)?;
     bar.finish_and_clear();
     for p in paths {
         println!("{}", p.display());
