@@ -3,6 +3,7 @@
 
 use burn::optim::{Adam, AdamConfig, AdamState, Optimizer};
 use burn::prelude::*;
+use burn::tensor::Gradients;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -26,6 +27,10 @@ pub struct GridStats {
     pub recon_error: f32,
     pub energy_observed: Option<f32>,
     pub energy_synthesized: Option<f32>,
+    /// ‖∂f/∂Ĩ‖ at the synthesized images, where their Langevin chain ended: the mean over images
+    /// of the gradient's L2 norm (a learning diagnostic after Nijkamp et al. 2020: when it runs
+    /// away, Langevin steps saturate before the samples show it). None: grid not learned.
+    pub langevin_gradient: Option<f32>,
 }
 
 /// What one learning iteration produced. Images are device tensors, one per scale
@@ -298,18 +303,25 @@ impl Learner {
         Ok(self.check_and_apply(vec![pending]).await?.remove(0))
     }
 
-    /// The loss of grid k (tracked, when learned) and its monitoring figures (not yet read).
+    /// The gradients of grid k's loss (when learned) and its monitoring figures (not yet read).
     fn prepare(&self, k: usize, observed: Tensor<4>, synthesized: Tensor<4>, learned: bool) -> Pending {
         let synthesized = synthesized.inner();
         let mut figures = vec![(observed.clone() - synthesized.clone()).abs().mean()];
-        let loss = learned.then(|| {
-            let (f_obs, f_syn) = self.energies(k, observed.autodiff(), synthesized.autodiff());
+        let grads = learned.then(|| {
+            // The synthesized images are a tracked leaf: the same backward pass that gives the
+            // parameters' gradients gives ∂ mean f(Ĩ)/∂Ĩ = (∂f/∂Ĩ)/n, the Langevin gradient.
+            let leaf = synthesized.autodiff().require_grad();
+            let (f_obs, f_syn) = self.energies(k, observed.autodiff(), leaf.clone());
+            let [n, c, h, w] = leaf.dims();
             let (f_obs, f_syn) = (f_obs.mean(), f_syn.mean());
             let loss = f_syn.clone() - f_obs.clone();
-            figures.extend([loss.clone().inner(), f_obs.inner(), f_syn.inner()]);
-            loss
+            let grads = loss.clone().backward();
+            let g = leaf.grad(&grads).expect("the synthesized images are a tracked leaf") * n as f64;
+            let norm = (g.clone() * g).reshape([n, c * h * w]).sum_dim(1).sqrt().mean();
+            figures.extend([loss.inner(), f_obs.inner(), f_syn.inner(), norm]);
+            grads
         });
-        Pending { k, figures, loss }
+        Pending { k, figures, grads }
     }
 
     /// f_k of the observed and of the synthesized images. Where an image's energy does not depend
@@ -335,15 +347,16 @@ impl Learner {
         for p in &pending {
             let size = self.config.scales[p.k + 1];
             let recon_error = values.next().expect("one value per figure");
-            let mut learned = [None; 3];
-            if p.loss.is_some() {
-                learned = [values.next(), values.next(), values.next()];
+            let mut learned = [None; 4];
+            if p.grads.is_some() {
+                learned = [values.next(), values.next(), values.next(), values.next()];
             }
-            let [loss, energy_observed, energy_synthesized] = learned;
+            let [loss, energy_observed, energy_synthesized, langevin_gradient] = learned;
             for (what, v) in [
                 ("loss", loss),
                 ("f(observed)", energy_observed),
                 ("f(synthesized)", energy_synthesized),
+                ("the Langevin gradient's norm", langevin_gradient),
                 ("reconstruction error", Some(recon_error)),
             ] {
                 if let Some(v) = v.filter(|v| !v.is_finite()) {
@@ -354,19 +367,18 @@ impl Learner {
                     });
                 }
             }
-            stats.push(GridStats { size, loss, recon_error, energy_observed, energy_synthesized });
+            stats.push(GridStats { size, loss, recon_error, energy_observed, energy_synthesized, langevin_gradient });
         }
         for p in pending {
-            if let Some(loss) = p.loss {
-                self.adam_step(p.k, loss);
+            if let Some(grads) = p.grads {
+                self.adam_step(p.k, grads);
             }
         }
         Ok(stats)
     }
 
     /// θ_k ← Adam(θ_k, ∂loss/∂θ_k).
-    fn adam_step(&mut self, k: usize, loss: Tensor<1>) {
-        let grads = loss.backward();
+    fn adam_step(&mut self, k: usize, grads: Gradients) {
         let lr = self.config.optimizer.lr;
         let states = &mut self.adam_states[k];
         let updated = self.nets[k]
@@ -389,7 +401,9 @@ impl Learner {
 /// A grid's update, computed but not yet checked or applied.
 struct Pending {
     k: usize,
-    /// recon error, then (when learned) loss, mean f(obs), mean f(syn): scalars on the device.
+    /// recon error, then (when learned) loss, mean f(obs), mean f(syn), the Langevin gradient's
+    /// norm: scalars on the device.
     figures: Vec<Tensor<1>>,
-    loss: Option<Tensor<1>>,
+    /// ∂loss/∂θ_k (None: grid not learned).
+    grads: Option<Gradients>,
 }

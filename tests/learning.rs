@@ -168,3 +168,35 @@ fn the_guard_gives_up_cleanly_when_rollbacks_do_not_help() {
     assert_eq!(values(learner.nets[1].flat_parameters()[0].0.clone()), before);
     assert!((learner.config.optimizer.lr - 0.3 / 1024.0).abs() < 1e-12, "{}", learner.config.optimizer.lr);
 }
+
+/// The logged Langevin gradient is ‖∂f/∂Ĩ‖ at the synthesized images under the nets as they were
+/// before the update, averaged over images: checked against a separate input-gradient pass, for
+/// both normalisations; a grid that is not learned has none.
+#[test]
+fn the_langevin_gradient_diagnostic_is_the_norm_of_df_dI_at_the_synthesized_images() {
+    use multigrid_ebm::langevin::energy_and_gradient;
+    for norm in [Norm::None, Norm::Batch] {
+        let mut config = Config::tiny();
+        config.norm = norm;
+        let mut learner = Learner::new(config, 3, &cpu()).unwrap();
+        let before = learner.nets.clone();
+        let it = block_on(learner.learn(stripes("diagnostic").narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+        for (k, g) in it.grids.iter().enumerate() {
+            let synthesized = it.synthesized[k + 1].clone();
+            let [n, c, h, w] = synthesized.dims();
+            let (_, grad) = energy_and_gradient(&before[k], synthesized);
+            let v = values(grad);
+            let expected: f64 = (0..n)
+                .map(|i| v[i * c * h * w..(i + 1) * c * h * w].iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt())
+                .sum::<f64>()
+                / n as f64;
+            let got = g.langevin_gradient.expect("learned") as f64;
+            assert!(expected > 0.0 && (got - expected).abs() <= 1e-4 * expected, "{norm:?} grid {}: {got} vs {expected}", g.size);
+        }
+    }
+    let mut config = Config::tiny();
+    config.method = Method::Cd;
+    let mut learner = Learner::new(config, 3, &cpu()).unwrap();
+    let it = block_on(learner.learn(stripes("diagnostic-cd").narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+    assert_eq!(it.grids.iter().map(|g| g.langevin_gradient.is_some()).collect::<Vec<_>>(), [false, true]);
+}

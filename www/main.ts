@@ -24,7 +24,7 @@ let lastWeights: ArrayBuffer | null = null;
 let recentSeconds: number[] = [];
 
 const grids = new GridView($('grids'), SHOWN);
-const charts = new Charts({ loss: $('chart-loss'), recon: $('chart-recon'), speed: $('chart-speed') });
+const charts = new Charts({ loss: $('chart-loss'), recon: $('chart-recon'), gradient: $('chart-gradient'), speed: $('chart-speed') });
 const inpaint = new InpaintPanel((request) => run(() => client.call(request)));
 
 // ---------------------------------------------------------------- messages and status

@@ -25,6 +25,8 @@ export interface GridStats {
   recon_error: number;
   energy_observed: number | null;
   energy_synthesized: number | null;
+  /** ‖∂f/∂Ĩ‖ at the synthesized images (mean over images); null where the grid is not learned. */
+  langevin_gradient: number | null;
 }
 
 /** RGBA images per scale, coarse to fine (the 1×1 grid first); `count` images of `size`² each. */
