@@ -56,6 +56,21 @@ impl Error {
     pub fn io(context: impl std::fmt::Display, e: std::io::Error) -> Error {
         Error::Io(format!("{context}: {e}"))
     }
+
+    /// The kind of error, as a name: what the page tells apart (it arrives in JavaScript as the
+    /// `name` of the thrown `Error`). Only `DeviceError` says the device failed; the others are
+    /// about the input or the learning, and the model stays usable.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "ConfigError",
+            Error::Data(_) => "DataError",
+            Error::Checkpoint(_) => "CheckpointError",
+            Error::Device(_) => "DeviceError",
+            Error::Diverged { .. } => "DivergedError",
+            Error::Unstable { .. } => "UnstableError",
+            Error::Io(_) => "IoError",
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

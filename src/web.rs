@@ -1,5 +1,6 @@
 //! The wasm-bindgen surface: a thin layer over the library for the browser's worker. Every
-//! fallible call returns `Result`, which becomes a JavaScript exception with a readable message;
+//! fallible call returns `Result`, which becomes a thrown JavaScript `Error` with a readable
+//! message and the error's kind as its `name` (`DataError`, `DeviceError`, ...: [`Error::kind`]);
 //! panics are reported through console_error_panic_hook. All readback is asynchronous, as
 //! WebGPU requires. No algorithm lives here.
 
@@ -24,8 +25,12 @@ pub fn start() {
     console_error_panic_hook::set_once();
 }
 
-fn js(e: Error) -> JsError {
-    JsError::new(&e.to_string())
+/// A library error as a JavaScript `Error` whose `name` is its kind ([`Error::kind`]), so the page
+/// tells a bad input from a failed device without reading the message.
+fn js(e: Error) -> JsValue {
+    let error = js_sys::Error::new(&e.to_string());
+    error.set_name(e.kind());
+    error.into()
 }
 
 /// A model being trained or sampled in the browser, with its observed images.
@@ -46,11 +51,11 @@ pub struct Trainer {
     guard: Option<Guard>,
 }
 
-async fn create_device(backend: &str) -> Result<Device, JsError> {
+async fn create_device(backend: &str) -> Result<Device, JsValue> {
     match backend {
         "cpu" => Ok(device::cpu()),
         "webgpu" => device::webgpu().await.map_err(js),
-        _ => Err(JsError::new(&format!("unknown backend '{backend}': use cpu or webgpu"))),
+        _ => Err(js(Error::Config(format!("unknown backend '{backend}': use cpu or webgpu")))),
     }
 }
 
@@ -58,7 +63,7 @@ async fn create_device(backend: &str) -> Result<Device, JsError> {
 impl Trainer {
     /// A fresh model from a preset name ("paper", "small", "tiny") or a configuration JSON,
     /// on "cpu" or "webgpu" (check for a WebGPU adapter in JavaScript first).
-    pub async fn create(config: &str, backend: &str, seed: u64) -> Result<Trainer, JsError> {
+    pub async fn create(config: &str, backend: &str, seed: u64) -> Result<Trainer, JsValue> {
         let config =
             if config.trim_start().starts_with('{') { Config::from_json(config) } else { Config::preset(config) }
                 .map_err(js)?;
@@ -70,7 +75,7 @@ impl Trainer {
     /// A model from checkpoint bytes (.bpk), on "cpu" or "webgpu". A file whose contents do not
     /// match its checksum is refused; one without a checksum loads with a [`Trainer::warning`].
     #[wasm_bindgen(js_name = fromCheckpoint)]
-    pub async fn from_checkpoint(bytes: &[u8], backend: &str) -> Result<Trainer, JsError> {
+    pub async fn from_checkpoint(bytes: &[u8], backend: &str) -> Result<Trainer, JsValue> {
         let device = create_device(backend).await?;
         let (learner, integrity) = checkpoint::from_bytes(bytes, &device).map_err(js)?;
         let warning = (integrity == Integrity::Unchecked).then(|| integrity::unchecked_warning("this weights file"));
@@ -110,11 +115,13 @@ impl Trainer {
     /// Change settings that keep the nets (Langevin, optimiser, batch size, method).
     /// A change of architecture or scales is refused: create a new trainer for that.
     #[wasm_bindgen(js_name = setConfig)]
-    pub fn set_config(&mut self, json: &str) -> Result<(), JsError> {
+    pub fn set_config(&mut self, json: &str) -> Result<(), JsValue> {
         let config = Config::from_json(json).map_err(js)?;
         let old = &self.learner.config;
         if config.scales != old.scales || config.grids != old.grids || config.norm != old.norm {
-            return Err(JsError::new("scales, layers and normalisation are fixed for a model: reset to change them"));
+            return Err(js(Error::Config(
+                "scales, layers and normalisation are fixed for a model: reset to change them".into(),
+            )));
         }
         self.learner.set_config(config);
         Ok(())
@@ -137,17 +144,17 @@ impl Trainer {
 
     /// Add an observed image from RGBA pixels (as a canvas gives them).
     #[wasm_bindgen(js_name = addImageRgba)]
-    pub fn add_image_rgba(&mut self, name: &str, rgba: &[u8], width: u32, height: u32) -> Result<(), JsError> {
+    pub fn add_image_rgba(&mut self, name: &str, rgba: &[u8], width: u32, height: u32) -> Result<(), JsValue> {
         let pixels = data::from_rgba(rgba, width, height, self.image_size())
-            .map_err(|e| JsError::new(&format!("{name}: {e}")))?;
+            .map_err(|e| js(Error::Data(format!("{name}: {e}"))))?;
         self.push_image(name, pixels);
         Ok(())
     }
 
     /// Add an observed image from an encoded file (PNG, JPEG, GIF, BMP, WebP, TIFF).
     #[wasm_bindgen(js_name = addImageFile)]
-    pub fn add_image_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsError> {
-        let pixels = data::decode(bytes, self.image_size()).map_err(|e| JsError::new(&format!("{name}: {e}")))?;
+    pub fn add_image_file(&mut self, name: &str, bytes: &[u8]) -> Result<(), JsValue> {
+        let pixels = data::decode(bytes, self.image_size()).map_err(|e| js(Error::Data(format!("{name}: {e}"))))?;
         self.push_image(name, pixels);
         Ok(())
     }
@@ -158,9 +165,9 @@ impl Trainer {
     }
 
     /// The observed images on the device (uploaded once after each change of the set).
-    fn observed_tensor(&mut self) -> Result<Tensor<4>, JsError> {
+    fn observed_tensor(&mut self) -> Result<Tensor<4>, JsValue> {
         if self.observed.is_empty() {
-            return Err(JsError::new("no observed images: add some first"));
+            return Err(js(Error::Data("no observed images: add some first".into())));
         }
         if self.observed_tensor.is_none() {
             let t = self.observed.to_tensor(&self.learner.device());
@@ -181,7 +188,7 @@ impl Trainer {
     /// back, `{"iteration": kept, "grids": [], "rollback": {"reason", "to", "lr"}}`. With
     /// `frame_every` > 0, every that many Langevin steps the chain is kept for
     /// [`Trainer::read_frames`].
-    pub async fn learn(&mut self, frame_every: usize) -> Result<String, JsError> {
+    pub async fn learn(&mut self, frame_every: usize) -> Result<String, JsValue> {
         let observed = self.observed_tensor()?;
         let indices: Vec<i64> = self.learner.batch_indices(self.observed.len()).into_iter().map(|i| i as i64).collect();
         let n = indices.len();
@@ -211,9 +218,9 @@ impl Trainer {
     }
 
     /// Synthesize `n` images from the model by multi-grid sampling (no learning).
-    pub async fn sample(&mut self, n: usize, seed: u64, frame_every: usize) -> Result<(), JsError> {
+    pub async fn sample(&mut self, n: usize, seed: u64, frame_every: usize) -> Result<(), JsValue> {
         if n == 0 || n > 256 {
-            return Err(JsError::new("sample between 1 and 256 images"));
+            return Err(js(Error::Config("sample between 1 and 256 images".into())));
         }
         self.learner.reseed(seed);
         let start = self.learner.starting_colours(n);
@@ -232,7 +239,7 @@ impl Trainer {
 
     /// Show the observed pyramid of the first `n` observed images (before any learning).
     #[wasm_bindgen(js_name = showObserved)]
-    pub fn show_observed(&mut self, n: usize) -> Result<(), JsError> {
+    pub fn show_observed(&mut self, n: usize) -> Result<(), JsValue> {
         let observed = self.observed_tensor()?;
         let n = n.clamp(1, self.observed.len());
         self.shown_observed = crate::pyramid::pyramid(observed.slice([0..n]), &self.learner.config.scales);
@@ -251,11 +258,11 @@ impl Trainer {
         width: u32,
         height: u32,
         frame_every: usize,
-    ) -> Result<f32, JsError> {
+    ) -> Result<f32, JsValue> {
         let size = self.image_size();
         let image = data::from_rgba(rgba, width, height, size).map_err(js)?;
         if mask.len() != (width * height) as usize {
-            return Err(JsError::new(&format!("the mask has {} bytes for a {width}×{height} image", mask.len())));
+            return Err(js(Error::Data(format!("the mask has {} bytes for a {width}×{height} image", mask.len()))));
         }
         // The mask goes through the same crop and resize as the image; a pixel stays known
         // only where the resized mask is (almost) wholly known.
@@ -294,18 +301,18 @@ impl Trainer {
     /// RGBA pixels of the last iteration's (or sample's) images: one Uint8Array per scale,
     /// coarse to fine, each n × s × s × 4 bytes. `which`: "observed" or "synthesized".
     #[wasm_bindgen(js_name = readImages)]
-    pub async fn read_images(&self, which: &str) -> Result<Array, JsError> {
+    pub async fn read_images(&self, which: &str) -> Result<Array, JsValue> {
         let images = match which {
             "observed" => &self.shown_observed,
             "synthesized" => &self.shown_synthesized,
-            _ => return Err(JsError::new("read 'observed' or 'synthesized' images")),
+            _ => return Err(js(Error::Config("read 'observed' or 'synthesized' images".into()))),
         };
         rgba_arrays(images).await
     }
 
     /// The kept Langevin frames: an array of {grid, step, rgba}.
     #[wasm_bindgen(js_name = readFrames)]
-    pub async fn read_frames(&self) -> Result<Array, JsError> {
+    pub async fn read_frames(&self) -> Result<Array, JsValue> {
         let tensors: Vec<Tensor<4>> = self.frames.iter().map(|(_, _, t)| t.clone()).collect();
         let arrays = rgba_arrays(&tensors).await?;
         let out = Array::new();
@@ -321,20 +328,20 @@ impl Trainer {
 
     /// The model as checkpoint bytes (.bpk), Adam state included, read back asynchronously.
     #[wasm_bindgen(js_name = exportWeights)]
-    pub async fn export_weights(&self) -> Result<Uint8Array, JsError> {
+    pub async fn export_weights(&self) -> Result<Uint8Array, JsValue> {
         let bytes = checkpoint::to_bytes(&self.learner, true).await.map_err(js)?;
         Ok(Uint8Array::from(bytes.as_slice()))
     }
 
     /// The model's weights as PyTorch-layout safetensors.
     #[wasm_bindgen(js_name = exportSafetensors)]
-    pub async fn export_safetensors(&self) -> Result<Uint8Array, JsError> {
+    pub async fn export_safetensors(&self) -> Result<Uint8Array, JsValue> {
         let bytes = crate::interop::export_safetensors(&self.learner).await.map_err(js)?;
         Ok(Uint8Array::from(bytes.as_slice()))
     }
 }
 
-async fn rgba_arrays(images: &[Tensor<4>]) -> Result<Array, JsError> {
+async fn rgba_arrays(images: &[Tensor<4>]) -> Result<Array, JsValue> {
     let values = read_all(images.to_vec()).await.map_err(js)?;
     let out = Array::new();
     for (t, v) in images.iter().zip(values) {
@@ -351,7 +358,7 @@ fn stats_json(iteration: u64, grids: &[GridStats]) -> String {
 /// Check that a checkpoint file is readable and return its configuration JSON (without
 /// building a model), so the page can refuse a bad file and keep its current model.
 #[wasm_bindgen(js_name = checkpointConfig)]
-pub fn checkpoint_config(bytes: &[u8]) -> Result<String, JsError> {
+pub fn checkpoint_config(bytes: &[u8]) -> Result<String, JsValue> {
     checkpoint::read_config(bytes).map(|(c, _)| c.to_json()).map_err(js)
 }
 
@@ -359,14 +366,14 @@ pub fn checkpoint_config(bytes: &[u8]) -> Result<String, JsError> {
 /// decompression bomb) before the browser decodes it. Returns [width, height], or an empty array
 /// where this crate does not know the format (the browser may still decode it).
 #[wasm_bindgen(js_name = checkedImageDimensions)]
-pub fn checked_image_dimensions(bytes: &[u8]) -> Result<Vec<u32>, JsError> {
+pub fn checked_image_dimensions(bytes: &[u8]) -> Result<Vec<u32>, JsValue> {
     Ok(data::checked_dimensions(bytes).map_err(js)?.map(|(w, h)| vec![w, h]).unwrap_or_default())
 }
 
 /// Time forward, Langevin step and update of one grid of a preset's nets at a batch size on a
 /// backend ("cpu" or "webgpu"); returns the row as JSON (see `multigrid bench`).
 #[wasm_bindgen]
-pub async fn bench(preset: &str, grid: usize, batch: usize, reps: usize, backend: &str) -> Result<String, JsError> {
+pub async fn bench(preset: &str, grid: usize, batch: usize, reps: usize, backend: &str) -> Result<String, JsValue> {
     let config = Config::preset(preset).map_err(js)?;
     let device = create_device(backend).await?;
     let row = crate::bench::time_grid(&config, grid, batch, reps, &device).await.map_err(js)?;
@@ -381,6 +388,6 @@ pub fn presets() -> Array {
 
 /// A preset's configuration as JSON.
 #[wasm_bindgen(js_name = presetConfig)]
-pub fn preset_config(name: &str) -> Result<String, JsError> {
+pub fn preset_config(name: &str) -> Result<String, JsValue> {
     Config::preset(name).map(|c| c.to_json()).map_err(js)
 }

@@ -93,12 +93,18 @@ async fn webgpu_backend_learns_and_round_trips() {
 #[wasm_bindgen_test]
 async fn bad_input_is_an_exception_not_a_panic() {
     let mut t = Trainer::create("tiny", "cpu", 1).await.map_err(JsValue::from).unwrap();
-    let err = JsValue::from(t.learn(0).await.unwrap_err());
+    // Errors arrive as JavaScript Errors named by their kind, with the message.
+    let kind = |e: &JsValue| js_sys::Error::from(e.clone()).name().as_string().unwrap();
+    let err = t.learn(0).await.unwrap_err();
     assert!(format!("{err:?}").contains("no observed images"));
-    let err = JsValue::from(t.add_image_file("x.png", b"not an image").unwrap_err());
+    assert_eq!(kind(&err), "DataError");
+    let err = t.add_image_file("x.png", b"not an image").unwrap_err();
     assert!(format!("{err:?}").contains("x.png"));
-    let err = JsValue::from(checkpoint_config(b"garbage").unwrap_err());
+    assert_eq!(kind(&err), "DataError");
+    let err = checkpoint_config(b"garbage").unwrap_err();
     assert!(format!("{err:?}").contains("not a readable burnpack"));
+    assert_eq!(kind(&err), "CheckpointError");
+    assert_eq!(kind(&Trainer::create("tiny", "quantum", 1).await.err().unwrap()), "ConfigError");
     assert!(Trainer::create("huge", "cpu", 1).await.is_err());
     assert!(t.add_image_rgba("odd", &[0; 10], 2, 2).is_err());
     assert_eq!(t.image_count(), 0, "failed adds add nothing");

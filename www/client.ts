@@ -16,7 +16,11 @@ export class WorkerClient {
       if (!waiting) return;
       this.pending.delete(reply.id);
       if (reply.ok) waiting.resolve(reply.result as never);
-      else waiting.reject(new Error(reply.error));
+      else {
+        const error = new Error(reply.error);
+        error.name = reply.kind;
+        waiting.reject(error);
+      }
     };
     this.worker.onerror = (event) => {
       const message = event.message || 'the worker stopped';

@@ -6,7 +6,7 @@ import { currentSettings, fillControls, problemWith, readUrl, writeUrl } from '.
 import { GridView } from './grids';
 import { acceptDrops, bundledImages, type NamedBlob } from './images';
 import { InpaintPanel } from './inpaint';
-import type { GridImages, ModelInfo, Replies } from './protocol';
+import { type GridImages, INPUT_ERROR_KINDS, type ModelInfo, type Replies } from './protocol';
 import { SLOTS, type Saved, autosave } from './storage';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -117,7 +117,8 @@ async function run<T>(work: () => Promise<T>): Promise<T | undefined> {
   } catch (e) {
     const text = e instanceof Error ? e.message : String(e);
     message(text, 'error');
-    if (model?.backend === 'webgpu' && !/diverg|no observed images|not a readable|checkpoint|fixed for a model/.test(text)) {
+    const kind = e instanceof Error ? e.name : 'Error';
+    if (model?.backend === 'webgpu' && !INPUT_ERROR_KINDS.has(kind)) {
       await fallBackToCpu(`WebGPU failed (${text})`);
     }
     return undefined;

@@ -115,4 +115,9 @@ export interface Envelope {
 
 export type Reply =
   | { id: number; ok: true; result: Replies[Request['kind']] }
-  | { id: number; ok: false; error: string };
+  | { id: number; ok: false; error: string; kind: string };
+
+/** Kinds of the library's errors (`Error::kind` in src/lib.rs) that are about the input or the
+ *  learning: the model and its device are still fine. Any other kind (DeviceError, a wasm trap's
+ *  RuntimeError, ...) means the backend failed. */
+export const INPUT_ERROR_KINDS = new Set(['ConfigError', 'DataError', 'CheckpointError', 'DivergedError', 'UnstableError', 'IoError']);

@@ -295,7 +295,8 @@ self.onmessage = (event: MessageEvent<Envelope>) => {
     try {
       reply = { id, ok: true, result: await handle(request) };
     } catch (e) {
-      reply = { id, ok: false, error: messageOf(e) };
+      // The library's errors are named by kind (web.rs); a wasm trap is a RuntimeError.
+      reply = { id, ok: false, error: messageOf(e), kind: e instanceof Error ? e.name : 'Error' };
     }
     (self as unknown as Worker).postMessage(reply, transferables(reply));
   });
