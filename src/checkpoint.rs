@@ -102,7 +102,7 @@ pub async fn to_bytes(learner: &Learner, with_optimizer: bool) -> Result<Vec<u8>
     if with_optimizer {
         let mut names = Vec::new();
         let mut tensors = Vec::new();
-        for ((grid, states), net) in learner.config.grids.iter().zip(&learner.adam_states).zip(&learner.nets) {
+        for ((grid, states), net) in learner.config.grids.iter().zip(&learner.optimizer.states).zip(&learner.nets) {
             let specs = parameter_specs(grid, learner.config.norm);
             for ((spec, state), (value, _)) in specs.iter().zip(states).zip(net.flat_parameters()) {
                 let Some(state) = state else { continue };
@@ -227,7 +227,7 @@ pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<(Learner, Integrity)>
             let shape = [spec.numel()];
             match (to_device(&format!("{name}.moment_1"), &shape), to_device(&format!("{name}.moment_2"), &shape)) {
                 (Some(m1), Some(m2)) => {
-                    learner.adam_states[k][i] = Some(AdamState::new(AdaptiveMomentumState::new(time, m1, m2)))
+                    learner.optimizer.states[k][i] = Some(AdamState::new(AdaptiveMomentumState::new(time, m1, m2)))
                 }
                 _ => return Err(Error::Checkpoint(format!("Adam state of '{name}' is missing or misshapen"))),
             }

@@ -1,7 +1,7 @@
 //! The learner: the paper's Algorithm 1 (multi-grid learning), and the CD / persistent CD
 //! baselines on the same nets.
 
-use burn::optim::{Adam, AdamConfig, AdamState, Optimizer};
+use burn::optim::AdamState;
 use burn::prelude::*;
 use burn::tensor::Gradients;
 use rand::{RngExt, SeedableRng};
@@ -11,6 +11,7 @@ use crate::config::{Config, Method, Norm};
 use crate::device::read_all;
 use crate::energy::EnergyNet;
 use crate::langevin::{Known, langevin};
+use crate::optim::NetsAdam;
 use crate::pyramid::{pyramid, up_sample};
 use crate::{Error, Result};
 
@@ -47,10 +48,8 @@ pub struct Learner {
     pub config: Config,
     /// f_k for every grid above 1×1, in the order of `config.scales[1..]`.
     pub nets: Vec<EnergyNet>,
-    /// Burn's Adam; its per-parameter state is kept here, flat and in the order of
-    /// [`crate::energy::parameter_specs`], so checkpoints name it and any device can hold it.
-    pub(crate) adam: Adam,
-    pub(crate) adam_states: Vec<Vec<Option<AdamState<1>>>>,
+    /// Adam and its per-parameter state.
+    pub(crate) optimizer: NetsAdam,
     /// Learning iterations done so far.
     pub iteration: u64,
     pub(crate) rng: ChaCha8Rng,
@@ -73,11 +72,6 @@ pub struct LearnerState {
     rng: ChaCha8Rng,
 }
 
-fn adam(config: &Config) -> Adam {
-    let o = &config.optimizer;
-    AdamConfig::new().with_beta_1(o.beta1).with_beta_2(o.beta2).with_epsilon(o.epsilon).build()
-}
-
 impl Learner {
     /// A fresh model: every grid's net initialised from `seed`.
     pub fn new(config: Config, seed: u64, device: &Device) -> Result<Learner> {
@@ -89,12 +83,10 @@ impl Learner {
     }
 
     pub(crate) fn from_parts(config: Config, nets: Vec<EnergyNet>, rng: ChaCha8Rng, device: &Device) -> Learner {
-        let adam_states = nets.iter().map(|n: &EnergyNet| vec![None; n.flat_parameters().len()]).collect();
         Learner {
-            adam: adam(&config),
+            optimizer: NetsAdam::new(&config, &nets),
             config,
             nets,
-            adam_states,
             iteration: 0,
             rng,
             persistent: None,
@@ -107,7 +99,7 @@ impl Learner {
     /// caller keeps the architecture as it is.
     pub fn set_config(&mut self, config: Config) {
         debug_assert!(config.grids == self.config.grids && config.norm == self.config.norm);
-        self.adam = adam(&config);
+        self.optimizer.set_config(&config.optimizer);
         if config.method != self.config.method {
             self.persistent = None;
         }
@@ -119,7 +111,7 @@ impl Learner {
         LearnerState {
             iteration: self.iteration,
             nets: self.nets.clone(),
-            adam_states: self.adam_states.clone(),
+            adam_states: self.optimizer.states.clone(),
             persistent: self.persistent.clone(),
             rng: self.rng.clone(),
         }
@@ -128,7 +120,7 @@ impl Learner {
     /// Go back to a kept state (the learning rate stays as it is now).
     pub fn restore(&mut self, state: LearnerState) {
         let LearnerState { iteration, nets, adam_states, persistent, rng } = state;
-        (self.iteration, self.nets, self.adam_states, self.persistent, self.rng) =
+        (self.iteration, self.nets, self.optimizer.states, self.persistent, self.rng) =
             (iteration, nets, adam_states, persistent, rng);
     }
 
@@ -287,41 +279,46 @@ impl Learner {
         picks
     }
 
-    /// Step 3 of Algorithm 1: for every learned grid, Adam on mean f(syn) − mean f(obs).
-    /// The figures are read back first, so a diverged iteration changes nothing.
+    /// Step 3 of Algorithm 1: for every learned grid, Adam on mean f(syn) − mean f(obs), all
+    /// grids at once. The figures are read back first, so a diverged iteration changes nothing.
     async fn update(&mut self, observed: &[Tensor<4>], synthesized: &[Tensor<4>]) -> Result<Vec<GridStats>> {
         let learned = self.learned_grids();
-        let pending: Vec<Pending> = (0..self.nets.len())
-            .map(|k| self.prepare(k, observed[k + 1].clone(), synthesized[k + 1].clone(), learned.contains(&k)))
+        let updates: Vec<GridUpdate> = (0..self.nets.len())
+            .map(|k| self.grid_update(k, observed[k + 1].clone(), synthesized[k + 1].clone(), learned.contains(&k)))
             .collect();
-        self.check_and_apply(pending).await
+        self.check_and_apply(updates).await
     }
 
     /// One grid's update alone (benchmarks, tests), checked like a learning iteration's.
     pub async fn update_grid(&mut self, k: usize, observed: Tensor<4>, synthesized: Tensor<4>) -> Result<GridStats> {
-        let pending = self.prepare(k, observed, synthesized, true);
-        Ok(self.check_and_apply(vec![pending]).await?.remove(0))
+        let update = self.grid_update(k, observed, synthesized, true);
+        Ok(self.check_and_apply(vec![update]).await?.remove(0))
     }
 
-    /// The gradients of grid k's loss (when learned) and its monitoring figures (not yet read).
-    fn prepare(&self, k: usize, observed: Tensor<4>, synthesized: Tensor<4>, learned: bool) -> Pending {
+    /// Grid k's figures and (when learned) the gradients of its loss, computed but not yet read.
+    fn grid_update(&self, k: usize, observed: Tensor<4>, synthesized: Tensor<4>, learned: bool) -> GridUpdate {
         let synthesized = synthesized.inner();
-        let mut figures = vec![(observed.clone() - synthesized.clone()).abs().mean()];
-        let grads = learned.then(|| {
-            // The synthesized images are a tracked leaf: the same backward pass that gives the
-            // parameters' gradients gives ∂ mean f(Ĩ)/∂Ĩ = (∂f/∂Ĩ)/n, the Langevin gradient.
-            let leaf = synthesized.autodiff().require_grad();
-            let (f_obs, f_syn) = self.energies(k, observed.autodiff(), leaf.clone());
-            let [n, c, h, w] = leaf.dims();
-            let (f_obs, f_syn) = (f_obs.mean(), f_syn.mean());
-            let loss = f_syn.clone() - f_obs.clone();
-            let grads = loss.clone().backward();
-            let g = leaf.grad(&grads).expect("the synthesized images are a tracked leaf") * n as f64;
-            let norm = (g.clone() * g).reshape([n, c * h * w]).sum_dim(1).sqrt().mean();
-            figures.extend([loss.inner(), f_obs.inner(), f_syn.inner(), norm]);
-            grads
-        });
-        Pending { k, figures, grads }
+        let recon_error = (observed.clone() - synthesized.clone()).abs().mean();
+        if !learned {
+            return GridUpdate { k, recon_error, learned: None };
+        }
+        // The synthesized images are a tracked leaf: the same backward pass that gives the
+        // parameters' gradients gives ∂ mean f(Ĩ)/∂Ĩ = (∂f/∂Ĩ)/n, the Langevin gradient.
+        let leaf = synthesized.autodiff().require_grad();
+        let (f_obs, f_syn) = self.energies(k, observed.autodiff(), leaf.clone());
+        let [n, c, h, w] = leaf.dims();
+        let (f_obs, f_syn) = (f_obs.mean(), f_syn.mean());
+        let loss = f_syn.clone() - f_obs.clone();
+        let grads = loss.clone().backward();
+        let g = leaf.grad(&grads).expect("the synthesized images are a tracked leaf") * n as f64;
+        let langevin_gradient = (g.clone() * g).reshape([n, c * h * w]).sum_dim(1).sqrt().mean();
+        let figures = LearnedFigures {
+            loss: loss.inner(),
+            energy_observed: f_obs.inner(),
+            energy_synthesized: f_syn.inner(),
+            langevin_gradient,
+        };
+        GridUpdate { k, recon_error, learned: Some((figures, grads)) }
     }
 
     /// f_k of the observed and of the synthesized images. Where an image's energy does not depend
@@ -338,72 +335,66 @@ impl Learner {
         (f.clone().slice(0..m), f.slice(m..n))
     }
 
-    /// Read every pending figure in one transaction; if all are finite, take one Adam step
-    /// per learned grid.
-    async fn check_and_apply(&mut self, pending: Vec<Pending>) -> Result<Vec<GridStats>> {
-        let figures = pending.iter().flat_map(|p| p.figures.iter().cloned()).collect();
-        let mut values = read_all(figures).await?.into_iter().flatten();
-        let mut stats = Vec::new();
-        for p in &pending {
-            let size = self.config.scales[p.k + 1];
-            let recon_error = values.next().expect("one value per figure");
-            let mut learned = [None; 4];
-            if p.grads.is_some() {
-                learned = [values.next(), values.next(), values.next(), values.next()];
+    /// Read every grid's figures in one transaction; if all are finite, take one Adam step per
+    /// learned grid.
+    async fn check_and_apply(&mut self, updates: Vec<GridUpdate>) -> Result<Vec<GridStats>> {
+        let mut tensors = Vec::new();
+        for u in &updates {
+            tensors.push(u.recon_error.clone());
+            if let Some((f, _)) = &u.learned {
+                tensors.extend([&f.loss, &f.energy_observed, &f.energy_synthesized, &f.langevin_gradient].map(|t| t.clone()));
             }
-            let [loss, energy_observed, energy_synthesized, langevin_gradient] = learned;
-            for (what, v) in [
-                ("loss", loss),
-                ("f(observed)", energy_observed),
-                ("f(synthesized)", energy_synthesized),
-                ("the Langevin gradient's norm", langevin_gradient),
-                ("reconstruction error", Some(recon_error)),
-            ] {
-                if let Some(v) = v.filter(|v| !v.is_finite()) {
-                    return Err(Error::Diverged {
-                        iteration: self.iteration + 1,
-                        grid: size,
-                        what: format!("{what} is {v}"),
-                    });
-                }
-            }
-            stats.push(GridStats { size, loss, recon_error, energy_observed, energy_synthesized, langevin_gradient });
         }
-        for p in pending {
-            if let Some(grads) = p.grads {
-                self.adam_step(p.k, grads);
+        let mut values = read_all(tensors).await?.into_iter().map(|v| v[0]);
+        let mut stats = Vec::new();
+        for u in &updates {
+            let size = self.config.scales[u.k + 1];
+            let recon_error = values.next().expect("one value per figure");
+            let [loss, energy_observed, energy_synthesized, langevin_gradient] =
+                [(); 4].map(|_| u.learned.as_ref().map(|_| values.next().expect("one value per figure")));
+            let grid = GridStats { size, loss, recon_error, energy_observed, energy_synthesized, langevin_gradient };
+            if let Some((what, v)) = grid.first_non_finite() {
+                return Err(Error::Diverged { iteration: self.iteration + 1, grid: size, what: format!("{what} is {v}") });
+            }
+            stats.push(grid);
+        }
+        for u in updates {
+            if let Some((_, grads)) = u.learned {
+                self.nets[u.k] = self.optimizer.step(u.k, &self.nets[u.k], &self.config, &grads);
             }
         }
         Ok(stats)
     }
+}
 
-    /// θ_k ← Adam(θ_k, ∂loss/∂θ_k).
-    fn adam_step(&mut self, k: usize, grads: Gradients) {
-        let lr = self.config.optimizer.lr;
-        let states = &mut self.adam_states[k];
-        let updated = self.nets[k]
-            .parameters_and_gradients(Some(&grads))
-            .into_iter()
-            .zip(states.iter_mut())
-            .map(|(((value, id), grad), state)| match grad {
-                Some(grad) => {
-                    let (value, next) = self.adam.step(lr, value, grad, state.take());
-                    *state = next;
-                    (value, id)
-                }
-                None => (value, id),
-            })
-            .collect();
-        self.nets[k] = EnergyNet::build(&self.config.grids[k], self.config.norm, updated);
+impl GridStats {
+    /// The first figure that is not finite, named.
+    fn first_non_finite(&self) -> Option<(&'static str, f32)> {
+        [
+            ("loss", self.loss),
+            ("f(observed)", self.energy_observed),
+            ("f(synthesized)", self.energy_synthesized),
+            ("the Langevin gradient's norm", self.langevin_gradient),
+            ("reconstruction error", Some(self.recon_error)),
+        ]
+        .into_iter()
+        .find_map(|(what, v)| v.filter(|v| !v.is_finite()).map(|v| (what, v)))
     }
 }
 
-/// A grid's update, computed but not yet checked or applied.
-struct Pending {
+/// A grid's update, computed on the device but not yet read, checked or applied.
+struct GridUpdate {
     k: usize,
-    /// recon error, then (when learned) loss, mean f(obs), mean f(syn), the Langevin gradient's
-    /// norm: scalars on the device.
-    figures: Vec<Tensor<1>>,
-    /// ∂loss/∂θ_k (None: grid not learned).
-    grads: Option<Gradients>,
+    /// mean |I − Ĩ|.
+    recon_error: Tensor<1>,
+    /// For a learned grid: its figures and ∂loss/∂θ_k.
+    learned: Option<(LearnedFigures, Gradients)>,
+}
+
+/// The figures of a learned grid: scalars on the device.
+struct LearnedFigures {
+    loss: Tensor<1>,
+    energy_observed: Tensor<1>,
+    energy_synthesized: Tensor<1>,
+    langevin_gradient: Tensor<1>,
 }

@@ -21,6 +21,7 @@ pub mod interop;
 pub mod langevin;
 pub mod learner;
 pub mod mosaic;
+pub mod optim;
 pub mod pyramid;
 
 #[cfg(target_arch = "wasm32")]
