@@ -153,6 +153,13 @@ pub struct Config {
     pub cd_steps: Option<usize>,
 }
 
+/// The most trainable parameters a configuration may ask for (400 MB of float32 weights, about
+/// four times that while learning). The paper preset has 6.4 million; the paper's pattern
+/// extended to 512-pixel grids about 60 million.
+pub const MAX_PARAMETERS: u64 = 100_000_000;
+/// The most Langevin steps of one CD / PCD chain (T ≤ 10000 on each of at most nine grids).
+pub const MAX_CD_STEPS: usize = 100_000;
+
 /// One conv layer (shorthand for the architecture tables below).
 const fn layer(channels: usize, kernel: usize, stride: usize) -> ConvLayer {
     ConvLayer { channels, kernel, stride }
@@ -312,6 +319,14 @@ impl Config {
                 }
             }
         }
+        // Bounded before anything is built: the per-layer limits alone allow 15 GB in one layer.
+        let parameters = self.parameter_count_u64();
+        if parameters > MAX_PARAMETERS {
+            return bad(format!(
+                "the nets would have {parameters} parameters; at most {MAX_PARAMETERS} are supported \
+                 (use fewer channels, smaller kernels or larger strides)"
+            ));
+        }
         let lv = &self.langevin;
         if lv.steps > 10_000 || !(lv.delta.is_finite() && lv.delta > 0.0) {
             return bad(format!("Langevin needs 0 ≤ T ≤ 10000 and δ > 0, got T = {}, δ = {}", lv.steps, lv.delta));
@@ -319,37 +334,56 @@ impl Config {
         if lv.form == LangevinForm::Paper && !(lv.sigma.is_finite() && lv.sigma > 0.0) {
             return bad(format!("the paper form needs σ > 0, got {}", lv.sigma));
         }
+        // Float32 settings must be finite: JSON numbers beyond float32's range read as infinity,
+        // which JSON cannot hold, so the configuration would not load again from its own JSON.
         if let Some([lo, hi]) = lv.clip
-            && lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less)
+            && !(lo.is_finite() && hi.is_finite() && lo < hi)
         {
-            return bad(format!("clip range [{lo}, {hi}] is empty"));
+            return bad(format!("clip range [{lo}, {hi}] is empty or not finite"));
         }
         let o = &self.optimizer;
-        let valid = o.lr.is_finite() && o.lr > 0.0 && (0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2);
+        let valid = o.lr.is_finite()
+            && o.lr > 0.0
+            && (0.0..1.0).contains(&o.beta1)
+            && (0.0..1.0).contains(&o.beta2)
+            && o.epsilon.is_finite()
+            && o.epsilon >= 0.0;
         if !valid {
-            return bad(format!("Adam needs lr > 0 and 0 ≤ β < 1, got {o:?}"));
+            return bad(format!("Adam needs lr > 0, 0 ≤ β < 1 and a finite ε ≥ 0, got {o:?}"));
         }
         if self.batch_size == 0 || self.batch_size > 4096 {
             return bad(format!("batch size must be 1..=4096, got {}", self.batch_size));
+        }
+        if let Some(steps) = self.cd_steps
+            && steps > MAX_CD_STEPS
+        {
+            return bad(format!("cd_steps must be at most {MAX_CD_STEPS}, got {steps}"));
         }
         Ok(())
     }
 
     /// Number of trainable parameters of every grid's net.
     pub fn parameter_count(&self) -> usize {
-        let norm = usize::from(self.norm == Norm::Batch);
-        self.grids
-            .iter()
-            .map(|g| {
-                let mut c_in = 3;
-                let mut n = 0;
-                for l in &g.layers {
-                    n += l.channels * c_in * l.kernel * l.kernel + l.channels + 2 * norm * l.channels;
-                    c_in = l.channels;
-                }
-                n + g.fc_inputs() + 1
-            })
-            .sum()
+        usize::try_from(self.parameter_count_u64()).unwrap_or(usize::MAX)
+    }
+
+    /// The same in 64 bits, saturating (a 32-bit usize, as in wasm, overflows on the largest
+    /// layers that pass the per-layer checks).
+    fn parameter_count_u64(&self) -> u64 {
+        let norm = u64::from(self.norm == Norm::Batch);
+        let n = |v: usize| v as u64;
+        self.grids.iter().fold(0u64, |total, g| {
+            let mut c_in = 3;
+            let mut params = 0u64;
+            for l in &g.layers {
+                let (c, k) = (n(l.channels), n(l.kernel));
+                let conv = c.saturating_mul(c_in).saturating_mul(k * k);
+                params = params.saturating_add(conv).saturating_add(c + 2 * norm * c);
+                c_in = c;
+            }
+            let fc = c_in.saturating_mul(n(g.feature_size()).saturating_pow(2));
+            total.saturating_add(params).saturating_add(fc).saturating_add(1)
+        })
     }
 }
 

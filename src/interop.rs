@@ -85,13 +85,17 @@ pub fn read_safetensors(bytes: &[u8]) -> Result<HostTensors> {
 
 /// A fresh learner (iteration 0, new Adam state) whose nets hold the weights of a
 /// PyTorch-layout safetensors file; `fallback` gives the architecture when the file has none.
-/// A file that carries a checksum is verified first.
+/// A file that carries a checksum is verified first, and its tensors are checked against the
+/// architecture before the model is built (so the nets a file asks for are no larger than the
+/// weights it holds).
 pub fn import_safetensors(bytes: &[u8], fallback: Config, seed: u64, device: &Device) -> Result<(Learner, Integrity)> {
     let integrity = verify_safetensors(bytes)?;
     let config = import_config(bytes, fallback)?;
+    config.validate()?;
     let tensors = read_safetensors(bytes)?;
+    let nets = nets_from_host(&config, &tensors, &device.clone().inner(), "safetensors file")?;
     let mut learner = Learner::new(config, seed, device)?;
-    learner.nets = nets_from_host(&learner.config, &tensors, &learner.device(), "safetensors file")?;
+    learner.nets = nets;
     Ok((learner, integrity))
 }
 

@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     config.validate().expect("from_json validates");
     let _ = config.parameter_count();
     let json = config.to_json();
-    let again = Config::from_json(&json).unwrap_or_else(|e| panic!("{e}: a valid configuration's JSON does not load:\n{json}"));
+    let again =
+        Config::from_json(&json).unwrap_or_else(|e| panic!("{e}: a valid configuration's JSON does not load:\n{json}"));
     assert_eq!(again, config, "the configuration changed in a round trip through JSON:\n{json}");
 });

@@ -9,9 +9,10 @@ use multigrid_ebm::integrity;
 pub fn resealed(data: &[u8]) -> Option<Vec<u8>> {
     const PREFIX: &[u8] = b"sha256:";
     let value_len = integrity::PLACEHOLDER.len();
-    let mut found = data.windows(value_len).enumerate().filter(|(_, w)| {
-        w.starts_with(PREFIX) && w[PREFIX.len()..].iter().all(u8::is_ascii_hexdigit)
-    });
+    let mut found = data
+        .windows(value_len)
+        .enumerate()
+        .filter(|(_, w)| w.starts_with(PREFIX) && w[PREFIX.len()..].iter().all(u8::is_ascii_hexdigit));
     let (at, _) = found.next()?;
     if found.next().is_some() {
         return None;
