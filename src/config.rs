@@ -391,6 +391,64 @@ fn grids_for(scales: &[usize], layers: impl Fn(usize) -> Vec<ConvLayer>) -> Vec<
     scales[1..].iter().map(|&size| GridConfig { size, layers: layers(size) }).collect()
 }
 
+/// The settings a person may change on top of a preset or a checkpoint, the same for the CLI's
+/// flags and the page's controls (JSON from the page: `{"steps": 30, "lr": 0.01}`; unset
+/// fields keep the configuration's value). The architecture is not among them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub method: Option<Method>,
+    /// Batch size (observed images per learning iteration).
+    pub batch: Option<usize>,
+    /// Langevin steps T per grid.
+    pub steps: Option<usize>,
+    /// Langevin step size δ.
+    pub delta: Option<f64>,
+    /// Adam learning rate.
+    pub lr: Option<f64>,
+    /// Langevin noise on or off.
+    pub noise: Option<bool>,
+    pub norm: Option<Norm>,
+}
+
+impl Overrides {
+    pub fn from_json(json: &str) -> Result<Overrides, Error> {
+        serde_json::from_str(json).map_err(|e| Error::Config(format!("invalid settings JSON: {e}")))
+    }
+}
+
+impl Config {
+    /// This configuration with `overrides` applied, validated (so a bad setting is refused
+    /// with the library's own limits before it reaches a model).
+    pub fn with_overrides(&self, overrides: &Overrides) -> Result<Config, Error> {
+        let mut c = self.clone();
+        let o = overrides;
+        if let Some(m) = o.method {
+            c.method = m;
+        }
+        if let Some(b) = o.batch {
+            c.batch_size = b;
+        }
+        if let Some(t) = o.steps {
+            c.langevin.steps = t;
+        }
+        if let Some(d) = o.delta {
+            c.langevin.delta = d;
+        }
+        if let Some(lr) = o.lr {
+            c.optimizer.lr = lr;
+        }
+        if let Some(n) = o.noise {
+            c.langevin.noise = n;
+        }
+        if let Some(n) = o.norm {
+            c.norm = n;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
 /// Replace the scale list of a configuration, keeping its nets where the sizes match and
 /// using [`generic_layers`] for new sizes.
 pub fn with_scales(mut config: Config, scales: Vec<usize>) -> Result<Config, Error> {
@@ -410,6 +468,23 @@ pub fn with_scales(mut config: Config, scales: Vec<usize>) -> Result<Config, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overrides_apply_what_is_set_and_are_validated_with_the_library_limits() {
+        let o = Overrides::from_json(r#"{"steps": 7, "lr": 0.5, "noise": false, "method": "pcd"}"#).unwrap();
+        let c = Config::small().with_overrides(&o).unwrap();
+        assert_eq!((c.langevin.steps, c.optimizer.lr, c.langevin.noise, c.method), (7, 0.5, false, Method::Pcd));
+        assert_eq!(
+            (c.batch_size, c.langevin.delta, &c.grids),
+            (Config::small().batch_size, Config::small().langevin.delta, &Config::small().grids)
+        );
+        assert_eq!(Config::small().with_overrides(&Overrides::default()).unwrap(), Config::small());
+        for bad in [r#"{"steps": 10001}"#, r#"{"batch": 0}"#, r#"{"delta": -1}"#, r#"{"lr": 0}"#] {
+            let e = Config::small().with_overrides(&Overrides::from_json(bad).unwrap()).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
+        }
+        assert!(Overrides::from_json(r#"{"stepz": 3}"#).unwrap_err().to_string().contains("stepz"));
+    }
 
     #[test]
     fn presets_validate_and_round_trip_through_json() {

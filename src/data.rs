@@ -107,7 +107,8 @@ pub fn checked_dimensions(bytes: &[u8]) -> Result<Option<(u32, u32)>> {
     if bytes.is_empty() {
         return Err(Error::Data("the file is empty (0 bytes)".into()));
     }
-    let reader = ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Data(e.to_string()))?;
+    let reader =
+        ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Data(e.to_string()))?;
     if reader.format().is_none() {
         return Ok(None);
     }
@@ -161,7 +162,8 @@ fn files_under(dir: &std::path::Path, skipped: &mut Vec<Skipped>) -> Result<Vec<
     let mut pending = vec![dir.to_path_buf()];
     while let Some(d) = pending.pop() {
         let Ok(real) = d.canonicalize() else {
-            skipped.push(Skipped { name: d.display().to_string(), reason: "a broken link or unreadable folder".into() });
+            skipped
+                .push(Skipped { name: d.display().to_string(), reason: "a broken link or unreadable folder".into() });
             continue;
         };
         if !visited.insert(real) {

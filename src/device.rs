@@ -76,7 +76,9 @@ pub async fn webgpu() -> Result<Device, Error> {
 /// The threaded browser build has no WebGPU (see Cargo.toml): the page uses the other build for it.
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub async fn webgpu() -> Result<Device, Error> {
-    Err(Error::Device("this is the threaded CPU build, which has no WebGPU; load the single-threaded build for WebGPU".into()))
+    Err(Error::Device(
+        "this is the threaded CPU build, which has no WebGPU; load the single-threaded build for WebGPU".into(),
+    ))
 }
 
 /// Read tensors back to the host in one transaction (asynchronous, as WebGPU requires).

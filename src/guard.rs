@@ -50,7 +50,12 @@ impl Default for Rule {
 pub enum Guarded {
     Learned(Iteration),
     /// The iteration went wrong; the model is back at `to`, learning at `lr`.
-    RolledBack { reason: String, to: u64, lr: f64, rollbacks_in_a_row: u32 },
+    RolledBack {
+        reason: String,
+        to: u64,
+        lr: f64,
+        rollbacks_in_a_row: u32,
+    },
 }
 
 pub struct Guard {
@@ -71,7 +76,12 @@ impl Guard {
     /// One learning iteration, rolled back when it goes wrong. Errors other than a divergence
     /// pass through; after too many rollbacks in a row the model is left at the last good state
     /// and [`Error::Unstable`] says so.
-    pub async fn learn(&mut self, learner: &mut Learner, observed: Tensor<4>, on_step: StepHook<'_>) -> Result<Guarded> {
+    pub async fn learn(
+        &mut self,
+        learner: &mut Learner,
+        observed: Tensor<4>,
+        on_step: StepHook<'_>,
+    ) -> Result<Guarded> {
         let reason = match learner.learn(observed, on_step).await {
             Ok(it) => match self.runaway(&it) {
                 None => {
@@ -115,9 +125,5 @@ impl Guard {
 
 /// The largest |mean f| of a learned grid in an iteration, over observed and synthesized images.
 fn magnitude(it: &Iteration) -> f32 {
-    it.grids
-        .iter()
-        .flat_map(|g| [g.energy_observed, g.energy_synthesized])
-        .flatten()
-        .fold(0.0, |m, e| m.max(e.abs()))
+    it.grids.iter().flat_map(|g| [g.energy_observed, g.energy_synthesized]).flatten().fold(0.0, |m, e| m.max(e.abs()))
 }

@@ -36,6 +36,14 @@ impl std::str::FromStr for MaskKind {
     }
 }
 
+/// The mask rule, one for the CLI's mask files and the page's painted masks: a mask image
+/// brought to the finest grid (its first channel, grey levels in [0, 255]) marks a pixel known
+/// where it is light (at least half: ≥ 128) and occluded where it is dark. Returns 1 known, 0
+/// occluded, size × size row-major.
+pub fn known_from_mask_image(pixels: &[f32], size: usize) -> Vec<f32> {
+    pixels[..size * size].iter().map(|&v| if v >= 128.0 { 1.0 } else { 0.0 }).collect()
+}
+
 /// Known-pixel masks for n images of size × size: 1 known, 0 occluded, [n, 1, s, s] row-major.
 pub fn make_mask(kind: MaskKind, n: usize, size: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
     let (lo, hi) = (size / 4, size - size / 4);

@@ -41,8 +41,9 @@ fn only_occurrence(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Overwrite the placeholder in freshly serialised bytes with the digest of those bytes.
 pub fn seal(mut bytes: Vec<u8>) -> Result<Vec<u8>> {
-    let at = only_occurrence(&bytes, PLACEHOLDER.as_bytes())
-        .ok_or_else(|| Error::Checkpoint("internal: the checksum placeholder is not in the file exactly once".into()))?;
+    let at = only_occurrence(&bytes, PLACEHOLDER.as_bytes()).ok_or_else(|| {
+        Error::Checkpoint("internal: the checksum placeholder is not in the file exactly once".into())
+    })?;
     let value = format!("{PREFIX}{}", digest_hex(&bytes));
     bytes[at..at + value.len()].copy_from_slice(value.as_bytes());
     Ok(bytes)
@@ -70,5 +71,7 @@ pub fn verify(bytes: &[u8], stored: Option<&str>) -> Result<Integrity> {
 
 /// The warning to show for a file loaded without a checksum.
 pub fn unchecked_warning(what: &str) -> String {
-    format!("{what} carries no checksum (written before checksums existed, or by another program): it is loaded unverified")
+    format!(
+        "{what} carries no checksum (written before checksums existed, or by another program): it is loaded unverified"
+    )
 }

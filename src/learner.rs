@@ -242,6 +242,14 @@ impl Learner {
         }
     }
 
+    /// f_k(I) of images at every scale (`images[k]` at `config.scales[k]`, coarse to fine, as a
+    /// chain or a pyramid holds them), one value per image, under each grid's net; the 1×1
+    /// scale has no net and is left out (so `energies[k]` is for `images[k + 1]`). Under batch
+    /// normalisation an image's energy depends on the batch it is given with.
+    pub fn energies_per_scale(&self, images: &[Tensor<4>]) -> Vec<Tensor<1>> {
+        self.nets.iter().zip(images.iter().skip(1)).map(|(net, x)| net.forward(x.clone())).collect()
+    }
+
     /// `n` 1×1 starting images: colours of observed images drawn at random (with the
     /// learner's generator), or mid-grey when the model has seen no images.
     pub fn starting_colours(&mut self, n: usize) -> Tensor<4> {
@@ -261,6 +269,13 @@ impl Learner {
         let [n, c, ..] = images.dims();
         let means = images.clone().mean_dims(&[2, 3]).reshape([n, c, 1, 1]);
         self.colours = Some(means);
+    }
+
+    /// A batch of the observed images for one learning iteration (see [`Learner::batch_indices`]).
+    pub fn pick_batch(&mut self, observed: &Tensor<4>) -> Tensor<4> {
+        let picks: Vec<i64> = self.batch_indices(observed.dims()[0]).into_iter().map(|i| i as i64).collect();
+        let n = picks.len();
+        observed.clone().select(0, Tensor::from_data(TensorData::new(picks, [n]), &self.device()))
     }
 
     /// Draw `n` indices of a batch from a set of `len` images (without replacement while the
@@ -342,7 +357,9 @@ impl Learner {
         for u in &updates {
             tensors.push(u.recon_error.clone());
             if let Some((f, _)) = &u.learned {
-                tensors.extend([&f.loss, &f.energy_observed, &f.energy_synthesized, &f.langevin_gradient].map(|t| t.clone()));
+                tensors.extend(
+                    [&f.loss, &f.energy_observed, &f.energy_synthesized, &f.langevin_gradient].map(|t| t.clone()),
+                );
             }
         }
         let mut values = read_all(tensors).await?.into_iter().map(|v| v[0]);
@@ -354,7 +371,11 @@ impl Learner {
                 [(); 4].map(|_| u.learned.as_ref().map(|_| values.next().expect("one value per figure")));
             let grid = GridStats { size, loss, recon_error, energy_observed, energy_synthesized, langevin_gradient };
             if let Some((what, v)) = grid.first_non_finite() {
-                return Err(Error::Diverged { iteration: self.iteration + 1, grid: size, what: format!("{what} is {v}") });
+                return Err(Error::Diverged {
+                    iteration: self.iteration + 1,
+                    grid: size,
+                    what: format!("{what} is {v}"),
+                });
             }
             stats.push(grid);
         }

@@ -27,7 +27,7 @@ pub mod pyramid;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use config::{Config, LangevinForm, Method, Norm};
+pub use config::{Config, LangevinForm, Method, Norm, Overrides};
 pub use learner::Learner;
 
 /// Everything that can go wrong, each with a message that says what was wrong and what to do.

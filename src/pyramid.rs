@@ -39,3 +39,10 @@ pub fn pyramid(images: Tensor<4>, scales: &[usize]) -> Vec<Tensor<4>> {
     levels.reverse();
     levels
 }
+
+/// Mean squared difference per pixel value between `image` ([1, 3, s, s]) and every image of
+/// `set` ([m, 3, s, s]): [m] (to find the training image nearest a synthesized one).
+pub fn squared_distances(set: Tensor<4>, image: Tensor<4>) -> Tensor<1> {
+    let [m, c, s, _] = set.dims();
+    (set - image.expand([m, c, s, s])).powi_scalar(2).reshape([m, c * s * s]).mean_dim(1).reshape([m])
+}

@@ -5,15 +5,15 @@
 //! WebGPU requires. No algorithm lives here.
 
 use burn::prelude::*;
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, Float32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::config::Config;
 use crate::data::{self, ImageSet};
 use crate::device::{self, read_all};
-use crate::learner::{GridStats, Learner};
 use crate::guard::{Guard, Guarded, Rule};
 use crate::integrity::{self, Integrity};
+use crate::learner::{GridStats, Learner};
 use crate::{Error, checkpoint, mosaic};
 
 /// `initThreadPool(n)` in JavaScript: start n Web Workers for rayon (the threaded build only).
@@ -190,9 +190,7 @@ impl Trainer {
     /// [`Trainer::read_frames`].
     pub async fn learn(&mut self, frame_every: usize) -> Result<String, JsValue> {
         let observed = self.observed_tensor()?;
-        let indices: Vec<i64> = self.learner.batch_indices(self.observed.len()).into_iter().map(|i| i as i64).collect();
-        let n = indices.len();
-        let batch = observed.select(0, Tensor::from_data(TensorData::new(indices, [n]), &self.learner.device()));
+        let batch = self.learner.pick_batch(&observed);
         let mut frames = Vec::new();
         let guard = self.guard.get_or_insert_with(|| Guard::new(&self.learner, Rule::default()));
         let guarded = guard
@@ -223,7 +221,19 @@ impl Trainer {
             return Err(js(Error::Config("sample between 1 and 256 images".into())));
         }
         self.learner.reseed(seed);
-        let start = self.learner.starting_colours(n);
+        // With observed images in the page, chain i starts from observed image i's colour (the
+        // first n, cycling), so the observed row above a sample is the image it started from.
+        // Otherwise it starts from the stored colours of the model's training images, which
+        // are not here: no observed row is shown.
+        let (start, observed) = match self.observed_tensor() {
+            Ok(observed) => {
+                let picks: Vec<i64> = (0..n).map(|i| (i % self.observed.len()) as i64).collect();
+                let chosen = observed.select(0, Tensor::from_data(TensorData::new(picks, [n]), &self.learner.device()));
+                let shown = crate::pyramid::pyramid(chosen, &self.learner.config.scales);
+                (shown[0].clone(), shown)
+            }
+            Err(_) => (self.learner.starting_colours(n), Vec::new()),
+        };
         let mut frames = Vec::new();
         let chain = self.learner.sample(start, &mut |grid, step, x| {
             if frame_every > 0 && (step + 1) % frame_every == 0 {
@@ -233,6 +243,7 @@ impl Trainer {
         // Wait for the chain here, so that the caller's next readback is quick.
         read_all(vec![chain.last().expect("non-empty").clone().sum()]).await.map_err(js)?;
         self.frames = frames;
+        self.shown_observed = observed;
         self.shown_synthesized = chain;
         Ok(())
     }
@@ -264,8 +275,8 @@ impl Trainer {
         if mask.len() != (width * height) as usize {
             return Err(js(Error::Data(format!("the mask has {} bytes for a {width}×{height} image", mask.len()))));
         }
-        // The mask goes through the same crop and resize as the image; a pixel stays known
-        // only where the resized mask is (almost) wholly known.
+        // The mask goes through the same crop and resize as the image, then the library's mask
+        // rule (the CLI's too).
         let mask_rgba: Vec<u8> = mask
             .iter()
             .flat_map(|&m| {
@@ -274,11 +285,8 @@ impl Trainer {
             })
             .collect();
         let known: Vec<f32> = data::from_rgba(&mask_rgba, width, height, size)
-            .map_err(js)?
-            .into_iter()
-            .take(size * size)
-            .map(|v| if v > 254.0 { 1.0 } else { 0.0 })
-            .collect();
+            .map_err(js)
+            .map(|pixels| crate::inpaint::known_from_mask_image(&pixels, size))?;
         let device = self.learner.device();
         let original = device::images_tensor(image, 1, size, &device);
         let known = Tensor::<4>::from_data(TensorData::new(known, [1, 1, size, size]), &device);
@@ -302,12 +310,60 @@ impl Trainer {
     /// coarse to fine, each n × s × s × 4 bytes. `which`: "observed" or "synthesized".
     #[wasm_bindgen(js_name = readImages)]
     pub async fn read_images(&self, which: &str) -> Result<Array, JsValue> {
-        let images = match which {
-            "observed" => &self.shown_observed,
-            "synthesized" => &self.shown_synthesized,
-            _ => return Err(js(Error::Config("read 'observed' or 'synthesized' images".into()))),
+        rgba_arrays(self.shown(which)?).await
+    }
+
+    /// f(I) of the shown images (`which`: "observed" or "synthesized") under each grid's net:
+    /// one Float32Array per scale, coarse to fine; empty for the 1×1 scale (it has no net) and
+    /// where nothing is shown.
+    pub async fn energies(&self, which: &str) -> Result<Array, JsValue> {
+        let images = self.shown(which)?;
+        let values = read_all(self.learner.energies_per_scale(images)).await.map_err(js)?;
+        let out = Array::new();
+        out.push(&Float32Array::new_with_length(0));
+        for v in values {
+            out.push(&Float32Array::from(v.as_slice()));
+        }
+        Ok(out)
+    }
+
+    /// The observed image nearest (mean squared difference) to synthesized image `index` at
+    /// scale `scale`, both at that scale: `{index, name, rms, rgba}` (rms in grey levels), or
+    /// null when there are no observed images in the page.
+    #[wasm_bindgen(js_name = nearestObserved)]
+    pub async fn nearest_observed(&mut self, scale: usize, index: usize) -> Result<JsValue, JsValue> {
+        let Some(synthesized) = self.shown_synthesized.get(scale).cloned() else {
+            return Err(js(Error::Config(format!("no synthesized images at scale {scale}"))));
         };
-        rgba_arrays(images).await
+        let [n, _, size, _] = synthesized.dims();
+        if index >= n {
+            return Err(js(Error::Config(format!("image {index} of {n}"))));
+        }
+        let Ok(observed) = self.observed_tensor() else { return Ok(JsValue::NULL) };
+        let set = crate::pyramid::resample(observed, size);
+        let distances = crate::pyramid::squared_distances(set.clone(), synthesized.slice(index..index + 1));
+        let distances = read_all(vec![distances]).await.map_err(js)?.remove(0);
+        let (nearest, d) =
+            distances.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).expect("observed images are not empty");
+        let rgba = rgba_arrays(&[set.slice(nearest..nearest + 1)]).await?.get(0);
+        let o = js_sys::Object::new();
+        for (key, value) in [
+            ("index", JsValue::from(nearest as u32)),
+            ("name", JsValue::from(self.observed.names[nearest].as_str())),
+            ("rms", JsValue::from(d.sqrt())),
+            ("rgba", rgba),
+        ] {
+            js_sys::Reflect::set(&o, &key.into(), &value).expect("plain object");
+        }
+        Ok(o.into())
+    }
+
+    fn shown(&self, which: &str) -> Result<&[Tensor<4>], JsValue> {
+        match which {
+            "observed" => Ok(&self.shown_observed),
+            "synthesized" => Ok(&self.shown_synthesized),
+            _ => Err(js(Error::Config("read 'observed' or 'synthesized' images".into()))),
+        }
     }
 
     /// The kept Langevin frames: an array of {grid, step, rgba}.
@@ -378,6 +434,16 @@ pub async fn bench(preset: &str, grid: usize, batch: usize, reps: usize, backend
     let device = create_device(backend).await?;
     let row = crate::bench::time_grid(&config, grid, batch, reps, &device).await.map_err(js)?;
     Ok(serde_json::to_string(&row).expect("plain data"))
+}
+
+/// A configuration JSON with the person's settings applied (JSON of [`crate::Overrides`]:
+/// method, batch, steps, delta, lr, noise, norm; unset ones keep their value), validated with the
+/// library's limits, as the CLI applies its flags.
+#[wasm_bindgen(js_name = withOverrides)]
+pub fn with_overrides(config: &str, overrides: &str) -> Result<String, JsValue> {
+    let config = Config::from_json(config).map_err(js)?;
+    let overrides = crate::Overrides::from_json(overrides).map_err(js)?;
+    config.with_overrides(&overrides).map(|c| c.to_json()).map_err(js)
 }
 
 /// The names of the presets.

@@ -144,12 +144,11 @@ fn a_checkpoint_without_a_checksum_loads_unverified_only_as_format_1() {
 fn exported_safetensors_carry_a_checksum_that_is_verified() {
     let learner = trained(2, 1);
     let bytes = block_on(multigrid_ebm::interop::export_safetensors(&learner)).unwrap();
-    let (imported, integrity) =
-        multigrid_ebm::interop::import_safetensors(&bytes, Config::tiny(), 0, &cpu()).unwrap();
+    let (imported, integrity) = multigrid_ebm::interop::import_safetensors(&bytes, Config::tiny(), 0, &cpu()).unwrap();
     assert_eq!(integrity, Integrity::Verified);
     assert_eq!(energies(&imported), energies(&learner));
     for (i, m) in mutants(&bytes, 40, 5).iter().enumerate() {
-        if let Ok(_) = multigrid_ebm::interop::import_safetensors(m, Config::tiny(), 0, &cpu()) {
+        if multigrid_ebm::interop::import_safetensors(m, Config::tiny(), 0, &cpu()).is_ok() {
             assert_eq!(m, &bytes, "safetensors mutant {i} changed the bytes and still imported");
         }
     }

@@ -115,7 +115,10 @@ fn a_folder_of_hostile_images_trains_on_the_usable_ones_and_names_the_rest() {
     let dir = common::tempdir("hostile");
     common::stripes_folder(&dir, 3, 16);
     let save = |name: &str, image: image::DynamicImage| std::fs::write(dir.join(name), png(image)).unwrap();
-    save("deep16.png", image::DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(20, 20, image::Rgb([40000u16, 0, 65535]))));
+    save(
+        "deep16.png",
+        image::DynamicImage::ImageRgb16(image::ImageBuffer::from_pixel(20, 20, image::Rgb([40000u16, 0, 65535]))),
+    );
     save("one-pixel.png", image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(1, 1, image::Rgb([9, 99, 199]))));
     save("alpha.png", image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(8, 8, image::Rgba([0, 0, 0, 128]))));
     let mut cmyk = Vec::new();

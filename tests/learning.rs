@@ -45,17 +45,13 @@ fn contrast_gap(method: Method, iterations: usize) -> (f64, f64) {
     learner.set_observed_colours(&data);
     let mut gaps = Vec::new();
     for _ in 0..iterations {
-        let batch = data.clone().select(0, index(&learner.batch_indices(data.dims()[0])));
+        let batch = learner.pick_batch(&data);
         let it = block_on(learner.learn(batch, &mut |_, _, _| {})).unwrap();
         gaps.push((contrast(it.synthesized.last().unwrap()) - target).abs());
     }
     let last = gaps[iterations - 5..].iter().sum::<f64>() / 5.0;
     println!("{method:?}: data contrast {target:.1}, gap {:.1} → {last:.1}", gaps[0]);
     (gaps[0], last)
-}
-
-fn index(i: &[usize]) -> Tensor<1, Int> {
-    Tensor::from_data(TensorData::new(i.iter().map(|&v| v as i64).collect::<Vec<_>>(), [i.len()]), &cpu())
 }
 
 #[test]
@@ -173,7 +169,7 @@ fn the_guard_gives_up_cleanly_when_rollbacks_do_not_help() {
 /// before the update, averaged over images: checked against a separate input-gradient pass, for
 /// both normalisations; a grid that is not learned has none.
 #[test]
-fn the_langevin_gradient_diagnostic_is_the_norm_of_df_dI_at_the_synthesized_images() {
+fn the_langevin_gradient_diagnostic_is_the_norm_of_df_di_at_the_synthesized_images() {
     use multigrid_ebm::langevin::energy_and_gradient;
     for norm in [Norm::None, Norm::Batch] {
         let mut config = Config::tiny();
@@ -191,7 +187,11 @@ fn the_langevin_gradient_diagnostic_is_the_norm_of_df_dI_at_the_synthesized_imag
                 .sum::<f64>()
                 / n as f64;
             let got = g.langevin_gradient.expect("learned") as f64;
-            assert!(expected > 0.0 && (got - expected).abs() <= 1e-4 * expected, "{norm:?} grid {}: {got} vs {expected}", g.size);
+            assert!(
+                expected > 0.0 && (got - expected).abs() <= 1e-4 * expected,
+                "{norm:?} grid {}: {got} vs {expected}",
+                g.size
+            );
         }
     }
     let mut config = Config::tiny();
@@ -199,4 +199,25 @@ fn the_langevin_gradient_diagnostic_is_the_norm_of_df_dI_at_the_synthesized_imag
     let mut learner = Learner::new(config, 3, &cpu()).unwrap();
     let it = block_on(learner.learn(stripes("diagnostic-cd").narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
     assert_eq!(it.grids.iter().map(|g| g.langevin_gradient.is_some()).collect::<Vec<_>>(), [false, true]);
+}
+
+/// What the page shows beside an inspected image: its energy under its grid's net (the same value
+/// the update uses), and the training image nearest to it at that grid.
+#[test]
+fn energies_per_scale_and_the_nearest_observed_image() {
+    let learner = Learner::new(Config::tiny(), 5, &cpu()).unwrap();
+    let images = tensor4(pseudo_random(4 * 3 * 16 * 16, 9, 0.0, 255.0), [4, 3, 16, 16]);
+    let chain = multigrid_ebm::pyramid::pyramid(images.clone(), &learner.config.scales);
+    let energies = learner.energies_per_scale(&chain);
+    assert_eq!(energies.len(), learner.nets.len());
+    for (k, e) in energies.into_iter().enumerate() {
+        let direct = values(learner.nets[k].forward(chain[k + 1].clone()));
+        assert_eq!(values(e), direct, "grid {k}");
+    }
+    let target = images.clone().slice(2..3) + 1.0;
+    let d = values(multigrid_ebm::pyramid::squared_distances(images, target));
+    assert_eq!(d.len(), 4);
+    let nearest = d.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    assert_eq!(nearest, 2);
+    assert!((d[2] - 1.0).abs() < 1e-4, "{d:?}");
 }

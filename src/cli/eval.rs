@@ -7,11 +7,13 @@ use multigrid_ebm::Error;
 use multigrid_ebm::data::ImageSet;
 use multigrid_ebm::device::{block_on, read};
 use multigrid_ebm::eval::evaluate;
-use multigrid_ebm::inpaint::{MaskKind, make_mask, occluded_error, recover};
+use multigrid_ebm::inpaint::{MaskKind, known_from_mask_image, make_mask, occluded_error, recover};
 use multigrid_ebm::pyramid::resample;
 use rand::SeedableRng;
 
-use super::{BUNDLED_HELD_OUT, BUNDLED_TRAIN, DeviceArg, ModelArg, SynthesisArgs, create_dir, load_images, write_mosaics};
+use super::{
+    BUNDLED_HELD_OUT, BUNDLED_TRAIN, DeviceArg, ModelArg, SynthesisArgs, create_dir, load_images, write_mosaics,
+};
 
 #[derive(clap::Args)]
 pub struct EnergyArgs {
@@ -167,8 +169,7 @@ pub fn inpaint(args: InpaintArgs) -> Result<(), Error> {
             let bytes = std::fs::read(&args.mask).map_err(|e| Error::io(format!("reading {}", args.mask), e))?;
             let grey = multigrid_ebm::data::decode(&bytes, size)
                 .map_err(|e| Error::Data(format!("mask {}: {e}", args.mask)))?;
-            let one: Vec<f32> = grey[..size * size].iter().map(|&v| if v < 128.0 { 0.0 } else { 1.0 }).collect();
-            one.repeat(n)
+            known_from_mask_image(&grey, size).repeat(n)
         }
         Err(e) => return Err(e),
     };

@@ -13,7 +13,7 @@ use multigrid_ebm::config::Method;
 use multigrid_ebm::device::block_on;
 use multigrid_ebm::guard::{Guard, Guarded, Rule};
 use multigrid_ebm::learner::Iteration;
-use multigrid_ebm::{Error, Learner, checkpoint};
+use multigrid_ebm::{Error, Learner, Overrides, checkpoint};
 
 use super::{BUNDLED_TRAIN, DeviceArg, create_dir, load_images, resolve_config, write_file, write_mosaics};
 
@@ -77,33 +77,23 @@ pub struct Args {
 }
 
 fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Error> {
-    let mut config = resolve_config(&args.preset, args.config.as_deref(), args.scales.as_deref())?;
-    if let Some(m) = args.method {
-        config.method = m;
-    }
-    if let Some(b) = args.batch {
-        config.batch_size = b;
-    }
-    if let Some(t) = args.steps {
-        config.langevin.steps = t;
-    }
-    if let Some(d) = args.delta {
-        config.langevin.delta = d;
-    }
-    if let Some(lr) = args.lr {
-        config.optimizer.lr = lr;
-    }
-    if let Some(n) = &args.norm {
-        config.norm = n.parse()?;
-    }
-    if let Some(n) = &args.noise {
-        config.langevin.noise = match n.as_str() {
-            "on" => true,
-            "off" => false,
-            _ => return Err(Error::Config(format!("--noise {n}: use on or off"))),
-        };
-    }
-    Learner::new(config, args.seed, device)
+    let config = resolve_config(&args.preset, args.config.as_deref(), args.scales.as_deref())?;
+    let noise = match args.noise.as_deref() {
+        None => None,
+        Some("on") => Some(true),
+        Some("off") => Some(false),
+        Some(n) => return Err(Error::Config(format!("--noise {n}: use on or off"))),
+    };
+    let overrides = Overrides {
+        method: args.method,
+        batch: args.batch,
+        steps: args.steps,
+        delta: args.delta,
+        lr: args.lr,
+        noise,
+        norm: args.norm.as_deref().map(str::parse).transpose()?,
+    };
+    Learner::new(config.with_overrides(&overrides)?, args.seed, device)
 }
 
 fn summary(it: &Iteration) -> String {
@@ -188,7 +178,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     let mut last: Option<Iteration> = None;
     let mut guard = Guard::new(&learner, Rule::default());
     while learner.iteration < args.iters && !stop.load(Ordering::SeqCst) {
-        let batch = observed.clone().select(0, index_tensor(&learner.batch_indices(data.len()), &learner.device()));
+        let batch = learner.pick_batch(&observed);
         let started = Instant::now();
         let it = match block_on(guard.learn(&mut learner, batch, &mut |_, _, _| {})) {
             Ok(Guarded::Learned(it)) => it,
@@ -198,7 +188,11 @@ pub fn run(args: Args) -> Result<(), Error> {
                 });
                 writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
                 let said = format!("rolled back to iteration {to} and lowered the learning rate to {lr:.3e}: {reason}");
-                if args.quiet { eprintln!("{said}") } else { bar.println(said) }
+                if args.quiet {
+                    eprintln!("{said}")
+                } else {
+                    bar.println(said)
+                }
                 bar.set_position(learner.iteration);
                 continue;
             }
@@ -243,9 +237,4 @@ fn resident_mb() -> Option<f64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096.0 / 1e6)
-}
-
-pub fn index_tensor(indices: &[usize], device: &burn::tensor::Device) -> burn::tensor::Tensor<1, burn::tensor::Int> {
-    let values: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
-    burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(values, [indices.len()]), device)
 }

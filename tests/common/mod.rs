@@ -67,7 +67,8 @@ pub fn mutants(bytes: &[u8], count: usize, seed: u64) -> Vec<Vec<u8>> {
                 0 => m[at(a, bytes.len())] ^= 1 << (at(b, 8) as u8),
                 1 => m.truncate(at(a, bytes.len())),
                 2 => {
-                    let extra: Vec<u8> = (0..1 + at(b, 64)).map(|j| (j as u8).wrapping_mul(31) ^ (c * 255.0) as u8).collect();
+                    let extra: Vec<u8> =
+                        (0..1 + at(b, 64)).map(|j| (j as u8).wrapping_mul(31) ^ (c * 255.0) as u8).collect();
                     let p = at(a, bytes.len() + 1);
                     m.splice(p..p, extra);
                 }
