@@ -39,7 +39,7 @@ How the tests use it (scripts/make-fixtures writes the files):
       `multigrid import` + `multigrid energy` (tests/cli.rs)
   scripts/make-fixtures --paper DIR     the full paper nets, for the ignored tests in tests/reference.rs
       (MULTIGRID_PAPER_FIXTURES=DIR cargo test --release --test reference -- --include-ignored)
-scripts/bench.py and scripts/bench-gpu.py time its `bench` (or import this module) beside `multigrid bench`.
+`npm run bench -- cpu` and `-- gpu` (scripts/bench/) time its `bench` (or import this module) beside `multigrid bench`.
 
 Usage:
   torch_multigrid.py bench [--grids 16,64] [--batches 16,100] [--threads 2] [--reps 5] [--norm none] [--json] [CONFIG]

@@ -1,0 +1,239 @@
+// The browser benchmarks, in headless Chromium against the built page (served from a sub-path by
+// scripts/serve.mjs). `npm run bench -- browser` runs this; `bench cpu` and `bench features` read
+// the JSON object that every mode prints on its last line.
+import { spawn, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { chromium } from '@playwright/test';
+
+const USAGE = `usage: npm run bench -- browser [--dist dist] [--reps 3] [--webgpu-reps 1]
+                              [--webgpu-only | --thread-scaling [--rounds 3] [--seconds 20]]
+       (or node scripts/bench/browser.mjs ..., from the repository root)
+
+Default: per-op timings of the paper nets (grids 16 and 64, batch 16) on the wasm CPU backend
+(--reps) and on WebGPU when there is an adapter (--webgpu-reps), as ratios to the native CLI
+(target/release/multigrid) measured in the same run; the time from navigation to the first
+pretrained sample (best of 3 cold loads); the gzipped size of the wasm, the weights and the page.
+Prints a summary, then the JSON object (read by \`bench cpu\`).
+
+--webgpu-only: only the WebGPU timings and the wasm's size, as one JSON line (read by
+\`bench features\`, which builds the page several ways, each into its own --dist).
+
+--thread-scaling: the wasm CPU backend on one thread against every core (the page cross-origin
+isolated), in --rounds alternating fresh browsers: training it/s of the \`small\` preset (Train
+pressed for --seconds after a warm-up of 3 iterations) and one paper grid's ops (grid 64, batch
+16); medians. Prints a table, then the JSON object.`;
+
+const options = {
+  dist: { type: 'string', default: 'dist' },
+  reps: { type: 'string', default: '3' },
+  'webgpu-reps': { type: 'string', default: '1' },
+  'webgpu-only': { type: 'boolean', default: false },
+  'thread-scaling': { type: 'boolean', default: false },
+  rounds: { type: 'string', default: '3' },
+  seconds: { type: 'string', default: '20' },
+  help: { type: 'boolean', short: 'h', default: false },
+};
+let values;
+try {
+  ({ values } = parseArgs({ options }));
+} catch (e) {
+  console.error(`${e.message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const dist = values.dist;
+const reps = Number(values.reps);
+const port = 4191;
+const base = '/multigrid-ebm/';
+const url = `http://127.0.0.1:${port}${base}`;
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const args = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const webgpuArgs = [...args, '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+const ops = ['forward_ms', 'langevin_step_ms', 'update_ms'];
+
+const gz = (file) => gzipSync(readFileSync(file), { level: 9 }).length;
+const files = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+const mb = (b) => `${(b / 1e6).toFixed(2)} MB`;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** `work(page)` in a fresh browser launched with `flags`; a panic in the page's worker is named in the error. */
+async function withPage(flags, work) {
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: flags });
+  const panics = [];
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => {
+      if (m.text().startsWith('panicked at')) panics.push(m.text().split('\n').slice(0, 2).join(' '));
+    });
+    return await work(page);
+  } catch (e) {
+    // A Rust panic in the worker reaches Playwright as a bare `unreachable`; name the panic.
+    throw new Error(`${e.message.split('\n')[0]}${panics.length ? ` (the worker ${panics[0]})` : ''}`);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function timeOps(page, backend, repeats) {
+  const rows = [];
+  for (const grid of [16, 64]) {
+    rows.push(await page.evaluate(([g, r, b]) => window.multigridBench('paper', g, 16, r, b), [grid, repeats, backend]));
+  }
+  return rows;
+}
+
+async function timeWebgpu() {
+  try {
+    return await withPage(webgpuArgs, async (page) => {
+      await page.goto(`${url}?preset=tiny&backend=webgpu`);
+      await page.waitForSelector('body[data-ready=true]');
+      const adapter = await page.locator('#backend').textContent();
+      if (!adapter.startsWith('WebGPU')) throw new Error(`no adapter (${adapter})`);
+      return { webgpu: { adapter, rows: await timeOps(page, 'webgpu', Number(values['webgpu-reps'])) }, webgpuNote: '' };
+    });
+  } catch (e) {
+    return { webgpu: null, webgpuNote: `WebGPU not measured: ${e.message}` };
+  }
+}
+
+const wasmFile = () => files(join(dist, 'assets')).find((f) => f.endsWith('.wasm'));
+
+async function webgpuOnly() {
+  const wasm = wasmFile();
+  console.log(JSON.stringify({ ...(await timeWebgpu()), sizes: { wasm: gz(wasm), wasmRaw: statSync(wasm).size } }));
+}
+
+/** The default mode: wasm CPU and WebGPU against native, page load to the first sample, sizes. */
+async function opsAndLoad() {
+  const wasm = wasmFile();
+  // Page load to the first pretrained sample (CPU backend, a cold page each time: best of 3).
+  const firstSample = [];
+  for (let i = 0; i < 3; i++) {
+    firstSample.push(
+      await withPage(args, async (page) => {
+        await page.goto(url);
+        await page.waitForSelector('body[data-first-sample]', { timeout: 120_000 });
+        return Number(await page.locator('body').getAttribute('data-first-sample'));
+      }),
+    );
+  }
+  const cpu = await withPage(args, async (page) => {
+    await page.goto(`${url}?preset=tiny`);
+    await page.waitForSelector('body[data-ready=true]');
+    return timeOps(page, 'cpu', reps);
+  });
+  const { webgpu, webgpuNote } = await timeWebgpu();
+  const native = (threads) =>
+    JSON.parse(
+      execFileSync('target/release/multigrid', ['bench', '--preset', 'paper', '--grids', '16,64', '--batch', '16', '--reps', String(reps), '--json'], {
+        env: { ...process.env, RAYON_NUM_THREADS: String(threads) },
+      }).toString(),
+    ).rows;
+  const native1 = native(1);
+  const nativeAll = native(Number(execFileSync('nproc').toString()));
+
+  const weights = files(join(dist, 'weights')).filter((f) => f.endsWith('.bpk'));
+  const page = files(dist).filter((f) => !f.includes('/held-out/') && !f.endsWith('sw.js'));
+  const sizes = {
+    wasm: gz(wasm),
+    wasmRaw: statSync(wasm).size,
+    weights: weights.reduce((s, f) => s + gz(f), 0),
+    page: page.reduce((s, f) => s + gz(f), 0),
+  };
+  const lines = ['| backend | grid | forward ms | Langevin step ms | update ms | ratio to native, 1 thread | ratio to native, all threads |', '|---|---|---|---|---|---|---|'];
+  const worstRatio = { one: 0, all: 0 };
+  for (const [name, rows] of [['wasm CPU', cpu], ...(webgpu ? [[`WebGPU (${webgpu.adapter.replace('WebGPU · ', '')})`, webgpu.rows]] : [])]) {
+    rows.forEach((r, i) => {
+      const one = ops.map((op) => r[op] / native1[i][op]);
+      const all = ops.map((op) => r[op] / nativeAll[i][op]);
+      if (name === 'wasm CPU') {
+        worstRatio.one = Math.max(worstRatio.one, ...one);
+        worstRatio.all = Math.max(worstRatio.all, ...all);
+      }
+      lines.push(`| ${name} | ${r.grid} | ${r.forward_ms.toFixed(1)} | ${r.langevin_step_ms.toFixed(1)} | ${r.update_ms.toFixed(1)} | ${one.map((x) => x.toFixed(2)).join(' / ')} | ${all.map((x) => x.toFixed(2)).join(' / ')} |`);
+    });
+  }
+  native1.forEach((r) => lines.push(`| native, 1 thread | ${r.grid} | ${r.forward_ms.toFixed(1)} | ${r.langevin_step_ms.toFixed(1)} | ${r.update_ms.toFixed(1)} | 1 | – |`));
+  nativeAll.forEach((r) => lines.push(`| native, all threads | ${r.grid} | ${r.forward_ms.toFixed(1)} | ${r.langevin_step_ms.toFixed(1)} | ${r.update_ms.toFixed(1)} | – | 1 |`));
+  const best = Math.min(...firstSample);
+  const summary = [
+    `Paper nets, batch 16, headless Chromium ${execFileSync(chromiumPath, ['--version']).toString().trim().split('\n').pop()}; ratios are forward / Langevin step / update. ${webgpuNote}`,
+    '',
+    ...lines,
+    '',
+    `Page load to first pretrained sample (CPU backend, 8 images of the small preset): ${firstSample.map((s) => s.toFixed(2)).join(', ')} s (best ${best.toFixed(2)} s).`,
+    `Download, gzipped: wasm ${mb(sizes.wasm)} (raw ${mb(sizes.wasmRaw)}), pretrained weights ${mb(sizes.weights)}, the whole page with the bundled training images ${mb(sizes.page)}.`,
+  ].join('\n');
+  const targets = [
+    '| target | measured | met |',
+    '|---|---|---|',
+    `| wasm CPU within 2× native | worst ratio ${worstRatio.one.toFixed(2)} vs native on 1 thread (wasm has one thread), ${worstRatio.all.toFixed(2)} vs all threads | ${worstRatio.one <= 2 ? 'yes (1 thread)' : 'no'} |`,
+    `| page load to first sample < 3 s | ${best.toFixed(2)} s | ${best < 3 ? 'yes' : 'no'} |`,
+    `| wasm + weights ≤ 8 MB gzipped | ${mb(sizes.wasm + sizes.weights)} | ${sizes.wasm + sizes.weights <= 8e6 ? 'yes' : 'no'} |`,
+  ];
+  console.log(summary);
+  console.log(JSON.stringify({ summary, targets, cpu, webgpu, native1, nativeAll, firstSample, sizes }));
+}
+
+/** One thread-scaling configuration in a fresh browser: training it/s of `small`, then one paper grid's ops. */
+function trainAndTime(threads) {
+  return withPage(args, async (page) => {
+    const query = `?preset=small&seed=1&backend=cpu${threads === 1 ? '&threads=1' : ''}`;
+    await page.goto(url + query);
+    await page.waitForSelector('body[data-ready=true]');
+    await page.waitForFunction(() => /^[1-9]/.test(document.getElementById('image-count')?.textContent ?? ''));
+    const badge = await page.locator('#backend').textContent();
+    const it = () => page.evaluate(() => Number(document.body.dataset.iteration));
+    const start = await it();
+    await page.click('#train');
+    await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, start + 3, { timeout: 120_000 });
+    const [i0, t0] = [await it(), Date.now()];
+    await page.waitForTimeout(Number(values.seconds) * 1000);
+    const [i1, t1] = [await it(), Date.now()];
+    await page.click('#train');
+    await page.waitForSelector('body[data-playing=false]');
+    await page.waitForTimeout(1500); // the iteration in flight, and the save on pause
+    const ops = await page.evaluate(() => window.multigridBench('paper', 64, 16, 3, 'cpu'));
+    return { badge, itersPerSecond: (i1 - i0) / ((t1 - t0) / 1000), ops };
+  });
+}
+
+async function threadScaling() {
+  const runs = { one: [], all: [] };
+  for (let round = 0; round < Number(values.rounds); round++) {
+    runs.one.push(await trainAndTime(1));
+    runs.all.push(await trainAndTime(null));
+    console.error(`round ${round + 1}: ${runs.one.at(-1).itersPerSecond.toFixed(2)} vs ${runs.all.at(-1).itersPerSecond.toFixed(2)} it/s`);
+  }
+  const summary = (rs) => ({
+    badge: rs[0].badge,
+    itersPerSecond: median(rs.map((r) => r.itersPerSecond)),
+    forwardMs: median(rs.map((r) => r.ops.forward_ms)),
+    langevinStepMs: median(rs.map((r) => r.ops.langevin_step_ms)),
+    updateMs: median(rs.map((r) => r.ops.update_ms)),
+    spread: [Math.min(...rs.map((r) => r.itersPerSecond)), Math.max(...rs.map((r) => r.itersPerSecond))],
+  });
+  const [one, all] = [summary(runs.one), summary(runs.all)];
+  const ratio = all.itersPerSecond / one.itersPerSecond;
+  console.log(`| wasm CPU | small it/s (spread) | paper g64 b16 forward ms | Langevin step ms | update ms |`);
+  console.log(`|---|---|---|---|---|`);
+  for (const [name, s] of [['1 thread', one], [all.badge.replace(/^CPU \(wasm, |\).*$/g, ''), all]]) {
+    console.log(`| ${name} | ${s.itersPerSecond.toFixed(2)} (${s.spread.map((x) => x.toFixed(2)).join('–')}) | ${s.forwardMs.toFixed(1)} | ${s.langevinStepMs.toFixed(1)} | ${s.updateMs.toFixed(1)} |`);
+  }
+  console.log(`every core / one thread: ${ratio.toFixed(2)}× it/s, ${(one.langevinStepMs / all.langevinStepMs).toFixed(2)}× per Langevin step`);
+  console.log(JSON.stringify({ one, all, ratio, rounds: Number(values.rounds), seconds: Number(values.seconds) }));
+}
+
+const server = spawn('node', ['scripts/serve.mjs', '--dir', dist, '--base', base, '--port', String(port)], { stdio: 'ignore' });
+await new Promise((r) => setTimeout(r, 800));
+try {
+  await (values['webgpu-only'] ? webgpuOnly() : values['thread-scaling'] ? threadScaling() : opsAndLoad());
+} finally {
+  server.kill();
+}

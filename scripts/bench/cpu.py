@@ -1,0 +1,208 @@
+"""CPU: `multigrid bench` (release build, Burn's CPU backend) against the project's PyTorch reference of
+the same nets (reference/torch_multigrid.py), with the same threads, grids (16 and 64, paper
+architectures), batches (16 and 100) and normalisations, in rounds that alternate the two in one run;
+the peak rate of this CPU, memory over 1,000 training iterations, and the browser benchmark
+(`bench browser`) when the page is built. Writes reports/bench.md and reports/bench.json.
+
+PyTorch: --python's python must import torch; without --python, .venv-bench is made with
+`pip install torch` (the PyPI wheel for Linux pulls CUDA libraries, several GB, but runs on CPU)."""
+import json, os, platform, re, subprocess
+
+from .common import (BIN, OPS, REFERENCE, ROOT, bench_cmd, browser, build_cli, last_json, median_row, op_name,
+                     python_with_torch, sh, table, write_report)
+
+HELP = "Burn's CPU backend against PyTorch on the CPU, and the page (reports/bench.md)"
+
+
+def arguments(p):
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds alternating ours and PyTorch; each figure is the median over the rounds "
+                        "(this shared machine's speed drifts, by up to ±30%% on the small rows)")
+    p.add_argument("--python", help="a python that imports torch (default: .venv-bench, made when missing)")
+    p.add_argument("--no-browser", action="store_true")
+
+
+def cpu_peak(threads):
+    """Theoretical f32 peak: cores × clock × FLOP/cycle/core from the vector units the CPU has."""
+    info = open("/proc/cpuinfo").read()
+    model = re.search(r"model name\s*:\s*(.*)", info).group(1).strip()
+    mhz = float(re.search(r"cpu MHz\s*:\s*([\d.]+)", info).group(1))
+    flags = set(re.search(r"flags\s*:\s*(.*)", info).group(1).split())
+    family = int(re.search(r"cpu family\s*:\s*(\d+)", info).group(1))
+    vendor = re.search(r"vendor_id\s*:\s*(\S+)", info).group(1)
+    if "avx512f" in flags and not (vendor == "AuthenticAMD" and family == 25):
+        per_cycle, why = 64, "AVX-512: 2 FMA units × 16 f32 lanes × 2 FLOP"
+    elif "fma" in flags:
+        per_cycle, why = 32, "2 FMA units × 8 f32 lanes (256-bit) × 2 FLOP" + (
+            " (AMD Zen 4 executes AVX-512 on 256-bit units)" if "avx512f" in flags else "")
+    else:
+        per_cycle, why = 16, "SSE/AVX without FMA"
+    peak = threads * mhz / 1e3 * per_cycle
+    return {"model": model, "vendor": vendor, "family": family, "mhz": mhz, "threads": threads,
+            "flop_per_cycle": per_cycle, "why": why, "gflops": peak}
+
+
+def measured_sgemm(py, threads):
+    """The best f32 matrix-product rate PyTorch (MKL/oneDNN) reaches here: an empirical peak, since the
+    reported clock is the base clock and the cores boost above it."""
+    code = f"""
+import time, torch
+torch.set_num_threads({threads})
+a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
+best = 0.0
+for _ in range(6):
+    t = time.perf_counter(); torch.mm(a, b); dt = time.perf_counter() - t
+    best = max(best, 2 * 4096 ** 3 / dt / 1e9)
+print(best)
+"""
+    return float(sh([py, "-c", code]).strip())
+
+
+def rss_log(path):
+    return [json.loads(line)["rss_mb"] for line in open(path)]
+
+
+def memory_over_iterations(iters=1000):
+    """Resident memory of `multigrid train --preset tiny` over `iters` iterations, from its log."""
+    out = os.path.join(ROOT, "runs", "bench-memory")
+    sh([BIN, "train", "--preset", "tiny", "--iters", str(iters), "--seed", "1", "--out", out,
+        "--quiet", "--save-every", str(iters)], capture=False)
+    rss = rss_log(os.path.join(out, "log.jsonl"))
+    return {"iters": iters, "after_10": rss[9], "after_100": rss[99], "last": rss[-1], "max": max(rss)}
+
+
+def browser_bench(reps):
+    if not os.path.exists(os.path.join(ROOT, "dist", "index.html")):
+        return None, "the page is not built (npm run build)"
+    try:
+        return last_json(browser(["--reps", str(reps)])), None
+    except (subprocess.CalledProcessError, ValueError, IndexError) as e:  # a failed run, or no JSON line
+        return None, f"the browser benchmark failed ({e})"
+
+
+def wasm_ceiling_note(browser, peak):
+    """What SIMD128 allows one core here, how close the wasm CPU backend comes, and what within 2×
+    of native on one thread would need."""
+    clock = peak["gflops"] / (peak["threads"] * peak["flop_per_cycle"])  # GHz the measured peak implies
+    ceiling = 8 * clock  # two 4-lane vector operations per cycle, a multiply and an add (no FMA)
+    rows = []
+    for w, n in zip(browser["cpu"], browser["native1"]):
+        need = n["gflops"] / 2
+        rows.append(f"g{w['grid']} Langevin step {w['gflops']:.1f} GFLOP/s ({100 * w['gflops'] / ceiling:.0f}% of it); "
+                    f"within 2× of native's {n['gflops']:.1f} would need {need:.1f} ({100 * need / ceiling:.0f}%)")
+    return (f"wasm's ceiling, by the model behind the native peak (two vector arithmetic operations per cycle): "
+            f"SIMD128 has no fused multiply-add, so a multiply-add of 4 lanes takes two operations and one core does "
+            f"8 f32 FLOP per cycle, {ceiling:.1f} GFLOP/s at the {clock:.2f} GHz the measured peak implies. A figure a little "
+            f"over 100% means one busy core clocks higher (or the CPU has a third adder port). " + "; ".join(rows) + ".")
+
+
+def pretrained_memory_note():
+    """Resident memory over the bundled model's training, read from its committed log."""
+    path = os.path.join(ROOT, "weights", "small-training", "log.jsonl")
+    if not os.path.exists(path):
+        return []
+    rss = rss_log(path)
+    return ["", f"Memory: besides the 1,000-iteration `tiny` run in the table above, the {len(rss):,}-iteration training "
+                f"of the bundled `small` model logged {rss[9]:.1f} MB resident after 10 iterations, {rss[499]:.1f} MB after "
+                f"500 and {rss[-1]:.1f} MB after {len(rss):,} (`weights/small-training/log.jsonl`): flat once the allocator "
+                "has warmed up."]
+
+
+def measure(a, py):
+    """Every round's rows, ours and PyTorch's, alternating; one row per (norm, grid, batch) with the
+    medians over rounds; and PyTorch's version."""
+    env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    rounds = {}  # (norm, grid, batch) -> every round's row, ours and PyTorch's
+    for _ in range(a.rounds):
+        for norm in ("none", "batch"):
+            ours = json.loads(sh(bench_cmd(BIN, "16,64", "16,100", norm, a.reps), env=env))
+            theirs = json.loads(sh([py, REFERENCE, "bench", "--grids", "16,64", "--batches", "16,100", "--threads", str(a.threads),
+                                    "--norm", norm, "--json"], env=env))
+            torch_version = theirs["meta"]["torch"]
+            for o in ours["rows"]:
+                t = next(r for r in theirs["rows"] if r["grid"] == o["grid"] and r["batch"] == o["batch"])
+                entry = rounds.setdefault((norm, o["grid"], o["batch"]), {"ours": [], "torch": []})
+                entry["ours"].append(o)
+                entry["torch"].append(t)
+    rows = [{"norm": norm, "grid": grid, "batch": batch, "ours": median_row(e["ours"]), "torch": median_row(e["torch"]),
+             "rounds": e} for (norm, grid, batch), e in rounds.items()]
+    return rows, torch_version
+
+
+def render(a, rows, peak, theoretical, memory, browser, browser_note, torch_version):
+    """The report's figures: the side-by-side table, rates against the peak, targets, the browser."""
+    lines = [
+        "# Benchmark: multigrid-ebm (Burn, CPU) vs PyTorch on the same nets",
+        "",
+        f"Produced by `npm run bench -- cpu --threads {a.threads} --reps {a.reps} --rounds {a.rounds}` on {peak['model']} ({a.threads} threads), "
+        f"{platform.system()} {platform.machine()}; PyTorch {torch_version}; release build; the same thread count for both. "
+        f"Each figure is the median over {a.rounds} rounds that alternate ours and PyTorch in this one run, each round "
+        f"timing the median of {a.reps} repetitions after a warm-up; the last column shows how far the rounds' own ratios "
+        "spread (the machine is shared). Paper architectures (model.py), random inputs in [0, 255].",
+        "",
+        *table("grid", "batch", "norm", "op", "ours ms", "PyTorch ms", "ratio (ours / PyTorch)", "rounds' ratios"),
+    ]
+    for r in rows:
+        for op in OPS:
+            o, t = r["ours"][op], r["torch"][op]
+            each = [x[op] / y[op] for x, y in zip(r["rounds"]["ours"], r["rounds"]["torch"])]
+            lines.append(f"| {r['grid']} | {r['batch']} | {r['norm']} | {op_name(op)} | {o:.1f} | {t:.1f} | "
+                         f"{o / t:.2f} | {min(each):.2f}–{max(each):.2f} |")
+    lines += [
+        "",
+        f"Peak: the larger of the theoretical figure, {peak['threads']} cores × {peak['mhz']:.0f} MHz × {peak['flop_per_cycle']} "
+        f"f32 FLOP/cycle ({peak['why']}) = {theoretical:.0f} GFLOP/s (from /proc/cpuinfo, whose clock is the base clock), "
+        f"and the measured rate of a 4096² f32 matrix product in PyTorch with the same threads, {peak['sgemm_gflops']:.0f} "
+        f"GFLOP/s (the cores boost above the base clock): **{peak['gflops']:.0f} GFLOP/s**.",
+        "",
+        *table("grid", "batch", "norm", "Langevin step GFLOP/s (ours)", "% of peak", "PyTorch GFLOP/s"),
+    ]
+    for r in rows:
+        flop = 2 * r["ours"]["forward_gflop"]
+        lines.append(f"| {r['grid']} | {r['batch']} | {r['norm']} | {r['ours']['gflops']:.1f} | {100 * r['ours']['gflops'] / peak['gflops']:.0f}% | "
+                     f"{flop / (r['torch']['langevin_step_ms'] / 1e3):.1f} |")
+    lines += ["", "FLOPs of a Langevin step are counted as 2 × the forward pass (forward + input gradient; multiply-add = 2 FLOP)."]
+
+    best64 = max(100 * r["ours"]["gflops"] / peak["gflops"] for r in rows if r["grid"] == 64)
+    lines += ["", "## Targets", "", *table("target", "measured", "met")]
+    for op in ("langevin_step_ms", "update_ms"):
+        w = max(r["ours"][op] / r["torch"][op] for r in rows)
+        lines.append(f"| {op_name(op)} ≤ 0.8 × PyTorch (g16, g64; batch 16, 100) | worst ratio {w:.2f} | {'yes' if w <= 0.8 else 'no'} |")
+    lines.append(f"| ≥ 40% of peak on the g64 Langevin step | {best64:.0f}% (best g64 row) | {'yes' if best64 >= 40 else 'no'} |")
+    # Rows where 0.8× PyTorch's Langevin step would need more than the machine's peak.
+    beyond = []
+    for r in rows:
+        need = 2 * r["ours"]["forward_gflop"] / (0.8 * r["torch"]["langevin_step_ms"] / 1e3)
+        if need > peak["gflops"]:
+            beyond.append(f"g{r['grid']} b{r['batch']} {r['norm']} ({100 * need / peak['gflops']:.0f}%)")
+    grew = memory["last"] - memory["after_100"]
+    lines.append(f"| memory flat over {memory['iters']} iterations (`train --preset tiny`, resident set) | "
+                 f"{memory['after_10']:.1f} MB after 10, {memory['after_100']:.1f} MB after 100, {memory['last']:.1f} MB after "
+                 f"{memory['iters']} (max {memory['max']:.1f}) | {'yes' if abs(grew) < 2 else 'no'} |")
+    if beyond:
+        lines += ["", f"Note: a Langevin step in 0.8× PyTorch's time would need more than this machine's peak for {len(beyond)} "
+                  f"of the {len(rows)} rows (the share of peak it would need): {', '.join(beyond)}."]
+    lines += pretrained_memory_note()
+    if browser:
+        lines += ["", "## In the browser", "", browser["summary"], "", *browser["targets"], "", wasm_ceiling_note(browser, peak)]
+    else:
+        lines += ["", "## In the browser", "", f"Not measured: {browser_note}."]
+    return "\n".join(lines) + "\n"
+
+
+def main(a):
+    a.rounds = max(a.rounds, 1)
+    build_cli()
+    py = python_with_torch(a.python)
+    rows, torch_version = measure(a, py)
+    peak = cpu_peak(a.threads)
+    peak["sgemm_gflops"] = measured_sgemm(py, a.threads)
+    theoretical = peak["gflops"]
+    peak["gflops"] = max(theoretical, peak["sgemm_gflops"])
+    memory = memory_over_iterations()
+    browser, browser_note = (None, "skipped (--no-browser)") if a.no_browser else browser_bench(3)
+    write_report("bench.md", render(a, rows, peak, theoretical, memory, browser, browser_note, torch_version))
+    with open(os.path.join(ROOT, "reports", "bench.json"), "w") as f:
+        json.dump({"peak": peak, "rows": rows, "memory": memory, "browser": browser}, f, indent=1)
