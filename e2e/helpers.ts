@@ -1,7 +1,24 @@
 import { expect, type Page } from '@playwright/test';
 
-/** Open the page and wait until the model is up and the bundled images are loaded. */
-export async function openPage(page: Page, query = '') {
+/** The guided tour's localStorage key (www/tour.ts). */
+export const TOUR_KEY = 'multigrid-ebm.tour';
+
+/** Open the page from now on as a returning visitor who has dismissed the guided tour, so that
+ *  the tour card neither shows nor takes the focus. Call before `page.goto`. */
+export async function skipTour(page: Page) {
+  await page.addInitScript((key) => {
+    try {
+      localStorage.setItem(key, 'done');
+    } catch {
+      // no storage: the page then shows the tour
+    }
+  }, TOUR_KEY);
+}
+
+/** Open the page and wait until the model is up and the bundled images are loaded. The guided
+ *  tour is dismissed first unless `tour` is true (a first visit). */
+export async function openPage(page: Page, query = '', { tour = false } = {}) {
+  if (!tour) await skipTour(page);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(query);

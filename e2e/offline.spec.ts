@@ -1,7 +1,8 @@
 import { expect, test } from '@playwright/test';
-import { iteration, nonBlank, openPage, synthesizedPixels } from './helpers';
+import { iteration, nonBlank, openPage, skipTour, synthesizedPixels } from './helpers';
 
 test('the pretrained model shows samples within 5 s of load', async ({ page }) => {
+  await skipTour(page);
   await page.goto('');
   await page.waitForSelector('body[data-first-sample]', { timeout: 20_000 });
   const seconds = Number(await page.locator('body').getAttribute('data-first-sample'));

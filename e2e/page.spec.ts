@@ -74,6 +74,8 @@ test('weights: download, reload, upload restores the same samples for the same s
 
   await page.reload();
   await page.waitForSelector('body[data-ready=true]');
+  // Chain i starts from observed image i's colour: the same images, the same samples.
+  await expect(page.locator('#image-count')).toHaveText(/^[1-9]\d* observed images?/);
   await page.setInputFiles('#upload', file!);
   await expect(page.locator('#messages .info').first()).toContainText('iteration 2');
   await expect.poll(() => iteration(page)).toBe(2);

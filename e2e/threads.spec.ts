@@ -1,5 +1,5 @@
 import { type Page, expect, test } from '@playwright/test';
-import { iteration, openPage } from './helpers';
+import { iteration, openPage, skipTour } from './helpers';
 
 // scripts/serve.mjs sends COOP/COEP (the page's own server); the same dist/ is also served without
 // them, as a static host that cannot set headers would (playwright.config.ts: port + 1).
@@ -30,6 +30,7 @@ test('?threads=1 runs the single-threaded build and says why', async ({ page }) 
 });
 
 test('served without COOP/COEP, the page runs single-threaded, then is isolated by its service worker after one reload', async ({ page }) => {
+  await skipTour(page);
   await page.goto(`${plainServer}?preset=tiny&seed=2&backend=cpu`);
   await loaded(page);
   expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);

@@ -1,8 +1,9 @@
 import { type Page, expect, test } from '@playwright/test';
-import { iteration, nonBlank, openPage, synthesizedPixels } from './helpers';
+import { iteration, nonBlank, openPage, skipTour, synthesizedPixels } from './helpers';
 
 /** Whether this Chromium has a WebGPU adapter, and whether it is a software one. */
 async function adapter(page: Page): Promise<{ found: boolean; software: boolean }> {
+  await skipTour(page);
   await page.goto('?preset=tiny');
   return page.evaluate(async () => {
     type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
@@ -28,11 +29,37 @@ test('?backend=cpu forces the CPU backend even with an adapter', async ({ page }
   await expect(page.locator('#backend')).toHaveText(/CPU \(wasm, \d+ threads?\).*backend=cpu/);
 });
 
-test('a software-only WebGPU adapter is passed over for the CPU, and the page says why', async ({ page }) => {
+test('without ?backend the page measures both backends and runs the model on the faster one', async ({ page }) => {
   const { found, software } = await adapter(page);
   test.skip(!found || !software, `SKIPPED: this Chromium's adapter is ${found ? 'a hardware one' : 'missing'}`);
   await openPage(page, '?preset=tiny');
-  await expect(page.locator('#backend')).toHaveText(/CPU \(wasm, \d+ threads?\).*slower than the CPU here; \?backend=webgpu uses it/);
+  // It starts on the CPU (a software adapter), and says why, before any figure exists.
+  await expect(page.locator('#backend')).toHaveText(/CPU \(wasm, \d+ threads?\).*software one/);
+  const badge = page.locator('#backend[data-measured]');
+  await expect(badge).toHaveCount(1, { timeout: 180_000 });
+  const figures = JSON.parse((await badge.getAttribute('data-measured'))!) as { backend: string; ms: number | null }[];
+  expect(figures.map((f) => f.backend)).toEqual(['cpu', 'webgpu']);
+  for (const f of figures) expect(f.ms, `${f.backend} measured`).toBeGreaterThan(0);
+  const faster = figures[0].ms! <= figures[1].ms! ? 'cpu' : 'webgpu';
+  // The badge names both figures, and the model runs on the faster backend.
+  await expect(page.locator('#backend')).toHaveText(/CPU \(wasm, \d+ threads?\) [\d.]+ ms · WebGPU · .* [\d.]+ ms per Langevin step/, { timeout: 120_000 });
+  await expect(page.locator('#backend')).toHaveAttribute('data-backend', faster);
+  await expect(page.locator('#messages .error')).toHaveCount(0);
+});
+
+test('the Benchmark panel times WebGPU beside the CPU', async ({ page }) => {
+  const { found } = await adapter(page);
+  test.skip(!found, 'SKIPPED: this Chromium has no WebGPU adapter');
+  await openPage(page, '?preset=tiny&backend=cpu');
+  await page.uncheck('#bench-paper');
+  await page.click('#bench-run');
+  await expect(page.locator('#benchmark')).toHaveAttribute('data-measured', '1', { timeout: 180_000 });
+  for (const backend of ['cpu', 'webgpu']) {
+    const cells = page.locator(`#bench-table tbody tr[data-backend=${backend}] td`);
+    await expect(cells).toHaveCount(6);
+    for (const i of [2, 3, 4]) expect(Number(await cells.nth(i).textContent()), `${backend} column ${i}`).toBeGreaterThan(0);
+  }
+  await expect(page.locator('#bench-table tbody tr[data-backend=webgpu] td').first()).toHaveText(/^WebGPU · /);
 });
 
 test('a lost GPU device moves training to the CPU with the weights of the iteration before the loss', async ({ page }) => {
@@ -80,4 +107,33 @@ test('start-up on forced WebGPU: controls wait for the model, the status says wh
   await expect.poll(() => iteration(page), { timeout: 120_000 }).toBe(1);
   await expect(page.locator('#messages')).not.toContainText('Add some images');
   await expect(page.locator('#messages .error')).toHaveCount(0);
+});
+
+test('on WebGPU a Langevin chain does not wait on the GPU: round trips do not grow with its steps', async ({ page }) => {
+  const { found } = await adapter(page);
+  test.skip(!found, 'SKIPPED: this Chromium has no WebGPU adapter');
+  await openPage(page, '?preset=tiny&seed=2&backend=webgpu');
+  await expect(page.locator('#backend')).toHaveText(/^WebGPU · /);
+  type Calls = { dispatches: number; submits: number; maps: number; waits: number };
+  const calls = (reset: boolean) => page.evaluate((r) => (window as unknown as { multigridGpuCalls(r: boolean): Promise<Calls> }).multigridGpuCalls(r), reset);
+  const sampled = () => page.evaluate(() => Number(document.body.dataset.sampled ?? 0));
+  const countSample = async (steps: number) => {
+    await page.fill('#steps', String(steps));
+    await page.locator('#steps').blur();
+    await expect.poll(() => new URL(page.url()).searchParams.get('steps')).toBe(String(steps));
+    await calls(true);
+    const before = await sampled();
+    await page.click('#sample');
+    await expect.poll(sampled, { timeout: 120_000 }).toBe(before + 1);
+    return calls(false);
+  };
+  const short = await countSample(6);
+  const long = await countSample(24);
+  console.log(`WebGPU calls per sample of 8 images (tiny: 2 grids), T=6: ${JSON.stringify(short)}; T=24: ${JSON.stringify(long)}`);
+  expect(short.dispatches).toBeGreaterThan(0);
+  // Four times the Langevin steps: far more dispatches, and the same waits on the GPU (the
+  // chain runs to its end; the frames and images are read back once each, after it).
+  expect(long.dispatches).toBeGreaterThan(2.5 * short.dispatches);
+  expect(long.maps).toBe(short.maps);
+  expect(long.waits).toBe(short.waits);
 });

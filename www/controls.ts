@@ -1,5 +1,6 @@
 // Settings controls, mirrored in the URL (TensorFlow Playground style): a shared link reproduces
 // the preset, method, Langevin and optimiser settings, seed and backend.
+import { DATASETS, type Dataset } from './images';
 import type { BackendChoice, Method, Overrides, Settings } from './protocol';
 
 const NUMBERS = ['steps', 'delta', 'lr', 'batch', 'seed'] as const;
@@ -13,10 +14,15 @@ function select(id: string): HTMLSelectElement {
 }
 
 /** What the URL asks for: the backend and the settings it names. */
-export function readUrl(): { backend: BackendChoice; threads: number | null; overrides: Overrides; explicit: Set<string>; debug: boolean } {
+export function readUrl(): { backend: BackendChoice; threads: number | null; dataset: Dataset | 'own'; overrides: Overrides; explicit: Set<string>; debug: boolean } {
   const q = new URLSearchParams(location.search);
   const backend = (['cpu', 'webgpu'].includes(q.get('backend') ?? '') ? q.get('backend') : 'auto') as BackendChoice;
-  const overrides: Overrides = { preset: q.get('preset') ?? 'small', seed: Number(q.get('seed') ?? 1) || 1 };
+  // ?dataset= picks the bundled images and, unless ?preset= says otherwise, the preset (and so
+  // the pretrained model) that goes with them.
+  const named = q.get('dataset');
+  const dataset = named === 'own' || (named !== null && named in DATASETS) ? (named as Dataset | 'own') : 'textures';
+  const preset = q.get('preset') ?? DATASETS[dataset === 'own' ? 'textures' : dataset].preset;
+  const overrides: Overrides = { preset, seed: Number(q.get('seed') ?? 1) || 1 };
   const explicit = new Set<string>();
   for (const key of NUMBERS) {
     const v = q.get(key);
@@ -36,7 +42,7 @@ export function readUrl(): { backend: BackendChoice; threads: number | null; ove
   }
   // ?threads=N sizes the wasm thread pool (1: the single-threaded build); default: every core.
   const threads = Number(q.get('threads'));
-  return { backend, threads: Number.isInteger(threads) && threads >= 1 ? threads : null, overrides, explicit, debug: q.get('debug') === '1' };
+  return { backend, threads: Number.isInteger(threads) && threads >= 1 ? threads : null, dataset, overrides, explicit, debug: q.get('debug') === '1' };
 }
 
 /** Fill the controls from a model's configuration, where the URL did not set a value. */
@@ -82,13 +88,4 @@ export function writeUrl(s: Settings, backend: BackendChoice) {
   if (backend === 'auto') q.delete('backend');
   else q.set('backend', backend);
   history.replaceState(null, '', `${location.pathname}?${q}${location.hash}`);
-}
-
-/** Check a setting before it reaches the model; returns a message for a bad value. */
-export function problemWith(s: Settings): string | null {
-  if (!(s.delta > 0)) return 'δ must be positive';
-  if (!(s.lr > 0)) return 'the learning rate must be positive';
-  if (s.steps > 1000) return 'T is at most 1000 here';
-  if (s.batch > 256) return 'the batch is at most 256 here';
-  return null;
 }

@@ -61,9 +61,17 @@ export interface Manifest {
   images: { file: string; split: string; source: string; licence: string }[];
 }
 
-/** The bundled texture set (training split by default), fetched next to the page. */
-export async function bundledImages(split = 'train'): Promise<NamedBlob[]> {
-  const base = new URL('data/textures/', document.baseURI);
+/** The bundled datasets (data/NAME/, made by scripts/make-dataset), each with the preset its
+ *  pretrained model (weights/PRESET.bpk) was trained with. */
+export const DATASETS = {
+  textures: { preset: 'small', label: 'textures' },
+  digits: { preset: 'digits', label: 'digits' },
+} as const;
+export type Dataset = keyof typeof DATASETS;
+
+/** A bundled dataset (training split by default), fetched next to the page. */
+export async function bundledImages(split = 'train', dataset: Dataset = 'textures'): Promise<NamedBlob[]> {
+  const base = new URL(`data/${dataset}/`, document.baseURI);
   const manifest: Manifest = await (await fetch(new URL('manifest.json', base))).json();
   const wanted = manifest.images.filter((m) => m.split === split);
   return Promise.all(

@@ -1,7 +1,7 @@
 // Recovery of occluded pixels (the paper's occlusion experiment): paint a mask over an image and
 // watch the multi-grid chain fill it in with the known pixels held fixed.
 import { GridView } from './grids';
-import { bundledImages } from './images';
+import { bundledImages, type Dataset } from './images';
 import type { Replies, RequestOf } from './protocol';
 
 const SIZE = 64;
@@ -13,7 +13,9 @@ export class InpaintPanel {
   private mask = new Uint8Array(SIZE * SIZE);
   private sources: Blob[] = [];
   private current = 0;
-  private view = new GridView(document.getElementById('inpaint-grids')!, 1, ['occluded', 'recovered']);
+  readonly view = new GridView(document.getElementById('inpaint-grids')!, 1, ['occluded', 'recovered']);
+  /** Called once a recovery is drawn (the inspector remembers it). */
+  onRecovered: (reply: Replies['inpaint']) => void = () => {};
 
   constructor(private call: (request: RequestOf<'inpaint'>) => Promise<Replies['inpaint'] | undefined>) {}
 
@@ -21,9 +23,10 @@ export class InpaintPanel {
     this.view.layout(scales);
   }
 
-  async start() {
+  /** Held-out images of this bundled dataset are the ones to recover. */
+  async start(dataset: Dataset) {
     try {
-      this.sources = (await bundledImages('held-out')).map((f) => f.blob);
+      this.sources = (await bundledImages('held-out', dataset)).map((f) => f.blob);
     } catch {
       return; // the panel stays empty without the bundled set
     }
@@ -102,6 +105,7 @@ export class InpaintPanel {
     }
     this.view.showObserved(r.masked);
     await this.view.animate(r.frames, r.recovered, 30);
+    this.onRecovered(r);
     out.textContent = `mean error on the hidden pixels: ${r.error.toFixed(1)} grey levels (of 255)`;
   }
 }

@@ -1,13 +1,16 @@
 // The page: controls, every grid on canvases, learning curves. All computation runs in the worker.
 import './style.css';
 import { Charts } from './charts';
+import { BenchmarkPanel, fastest, measureBackends, summary } from './benchmark';
 import { WorkerClient } from './client';
-import { currentSettings, fillControls, problemWith, readUrl, writeUrl } from './controls';
+import { currentSettings, fillControls, readUrl, writeUrl } from './controls';
 import { GridView } from './grids';
-import { acceptDrops, bundledImages, type NamedBlob } from './images';
+import { acceptDrops, bundledImages, DATASETS, type Dataset, type NamedBlob } from './images';
 import { InpaintPanel } from './inpaint';
+import { Inspector } from './inspect';
 import { type GridImages, INPUT_ERROR_KINDS, type ModelInfo, type Replies } from './protocol';
 import { SLOTS, type Saved, autosave } from './storage';
+import { Tour } from './tour';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const SHOWN = 8;
@@ -26,6 +29,22 @@ let recentSeconds: number[] = [];
 const grids = new GridView($('grids'), SHOWN);
 const charts = new Charts({ loss: $('chart-loss'), recon: $('chart-recon'), gradient: $('chart-gradient'), speed: $('chart-speed') });
 const inpaint = new InpaintPanel((request) => run(() => client.call(request)));
+const inspector = new Inspector(() => client, () => model?.config ?? null, () => playing);
+inspector.attach(grids, { nearest: true });
+inspector.attach(inpaint.view, { nearest: false });
+inpaint.onRecovered = (r) => inspector.inpainted(inpaint.view, r);
+const benchmark = new BenchmarkPanel(
+  $('benchmark'),
+  () => ({
+    preset: currentSettings().preset,
+    finest: model?.scales[model.scales.length - 1] ?? 64,
+    batch: currentSettings().batch,
+    threads: url.threads,
+    backends: 'gpu' in navigator ? ['cpu', 'webgpu'] : ['cpu'],
+  }),
+  async () => setPlaying(false),
+);
+const tour = new Tour($('tour-start'), () => model?.scales ?? [1, 4, 16, 64]);
 
 // ---------------------------------------------------------------- messages and status
 
@@ -89,11 +108,13 @@ function showModel(info: ModelInfo) {
   const threadsOff = info.threads === 1 && info.threadsReason ? ` · one thread: ${info.threadsReason}` : '';
   badge.textContent =
     info.backend === 'webgpu' ? `WebGPU · ${info.adapter ?? 'adapter'}` : `${cpu}${info.fallbackReason ? ` · ${info.fallbackReason}` : ''}${threadsOff}`;
+  if (measured) badge.textContent += ` · ${measured}`;
   badge.dataset.threads = String(info.threads);
   badge.title = badge.textContent;
   grids.layout(info.scales);
   if (charts.points === 0 || info.iteration === 0) charts.reset(info.scales);
   inpaint.layout(info.scales);
+  tour.refresh();
   setIteration(info.iteration);
   setImageCount(info.imageCount);
   document.body.dataset.ready = 'true';
@@ -125,29 +146,62 @@ async function run<T>(work: () => Promise<T>): Promise<T | undefined> {
   }
 }
 
-/** Move the model to the CPU backend (a lost GPU device, a crashed worker), keeping the weights
- *  of the last finished iteration (kept every SNAPSHOT_EVERY iterations on WebGPU). Training that
- *  was running goes on there: the training loop sees `fallbacks` change and does not stop. */
+/** Move the model to another backend, keeping its weights: the latest ones where the worker
+ *  still answers (a move by measurement), else those of the last finished iteration (kept every
+ *  SNAPSHOT_EVERY iterations on WebGPU: a lost GPU device, a crashed worker). Training that was
+ *  running goes on there: the training loop sees `fallbacks` change and does not stop. */
 let fallbacks = 0;
-let fallingBack: Promise<void> | null = null;
-function fallBackToCpu(reason: string): Promise<void> {
-  fallingBack ??= (async () => {
-    enableModelControls(false, 'Moving the model to the CPU backend');
-    stage('moving the model to the CPU backend');
+let moving: Promise<void> | null = null;
+function moveModel(backend: 'cpu' | 'webgpu', reason: string, failure: boolean): Promise<void> {
+  moving ??= (async () => {
+    const where = backend === 'cpu' ? 'the CPU backend' : 'WebGPU';
+    enableModelControls(false, `Moving the model to ${where}`);
+    stage(`moving the model to ${where}`);
+    const current = failure ? null : await client.call({ kind: 'export', format: 'bpk' }).catch(() => null);
+    const weights = current?.bytes ?? lastWeights?.slice(0) ?? null;
     client.terminate();
     client = new WorkerClient();
     client.onCrash = onCrash;
-    const info = await client.call({ kind: 'start', backend: 'cpu', threads: url.threads, settings: { ...currentSettings() }, weights: lastWeights?.slice(0) ?? null });
-    message(`${reason}: continuing on the CPU backend from iteration ${info.iteration}.`, 'error');
-    showModel({ ...info, fallbackReason: reason });
+    const info = await client.call({ kind: 'start', backend, threads: url.threads, settings: { ...currentSettings() }, weights });
+    if (failure) message(`${reason}: continuing on ${where} from iteration ${info.iteration}.`, 'error');
+    else message(`${reason}: the model moved to ${where} at iteration ${info.iteration}.`);
+    showModel({ ...info, fallbackReason: failure ? reason : null });
     const files = addedFiles;
     addedFiles = [];
     await (files.length > 0 ? addImages(files) : loadBundled());
-    status(`on the CPU backend from iteration ${info.iteration}`);
+    status(`on ${where} from iteration ${info.iteration}`);
     enableModelControls(true);
     fallbacks++;
-  })().finally(() => (fallingBack = null));
-  return fallingBack;
+  })().finally(() => (moving = null));
+  return moving;
+}
+
+function fallBackToCpu(reason: string): Promise<void> {
+  return moveModel('cpu', reason, true);
+}
+
+/** Backend by measurement (when none is forced with ?backend= and a WebGPU adapter exists):
+ *  time Langevin steps of the current preset on the wasm CPU backend and on WebGPU, each in a
+ *  worker of its own, and move the model to the faster one. The badge names both figures. */
+let measured = '';
+async function chooseBackendByMeasurement() {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (url.backend !== 'auto' || !gpu || !model) return;
+  const adapter = await gpu.requestAdapter().catch(() => null);
+  if (!adapter) return;
+  const config = JSON.parse(model.config);
+  const runs = [{ preset: currentSettings().preset, grid: model.scales[model.scales.length - 1], batch: config.batch_size }];
+  stage('measuring the backends');
+  const results = await measureBackends(['cpu', 'webgpu'], runs, 2, url.threads);
+  measured = summary(results);
+  $('backend').dataset.measured = JSON.stringify(results.map((m) => ({ backend: m.backend, ms: m.rows[0]?.langevin_step_ms ?? null })));
+  const best = fastest(results);
+  if (best && model && best.backend !== model.backend) {
+    await moveModel(best.backend, `measured faster (${measured})`, false);
+  } else if (model) {
+    showModel(model);
+    status(`measured: ${measured}`);
+  }
 }
 
 function onCrash(text: string) {
@@ -160,8 +214,14 @@ function draw(observed: GridImages[] | null, synthesized: GridImages[] | null) {
   if (synthesized) grids.showSynthesized(synthesized);
 }
 
+/** Langevin frames are always kept (an image opened large replays its chain); they are shown
+ *  on the grids when "animate Langevin" is on. */
 function frameEvery(): number {
-  return ($('animate') as HTMLInputElement).checked ? Math.max(1, Math.floor(currentSettings().steps / 6)) : 0;
+  return Math.max(1, Math.floor(currentSettings().steps / 6));
+}
+
+function animating(): boolean {
+  return ($('animate') as HTMLInputElement).checked;
 }
 
 async function learnOnce(): Promise<boolean> {
@@ -183,7 +243,8 @@ async function learnOnce(): Promise<boolean> {
   charts.push(r.iteration, r.grids, itersPerSecond);
   $('charts').dataset.points = String(charts.points);
   grids.showObserved(r.observed);
-  if (r.frames.length > 0) await grids.animate(r.frames, r.synthesized);
+  inspector.learned(grids, r);
+  if (r.frames.length > 0 && animating()) await grids.animate(r.frames, r.synthesized);
   else grids.showSynthesized(r.synthesized);
   if (r.iteration % AUTOSAVE_EVERY === 0) await saveNow();
   else if (model?.backend === 'webgpu' && r.iteration % SNAPSHOT_EVERY === 0) {
@@ -197,7 +258,8 @@ async function sample() {
   const s = currentSettings();
   const r = await run(() => client.call({ kind: 'sample', n: SHOWN, seed: s.seed, frameEvery: frameEvery() }));
   if (!r) return;
-  if (r.frames.length > 0) await grids.animate(r.frames, r.synthesized);
+  inspector.sampled(grids, r);
+  if (r.frames.length > 0 && animating()) await grids.animate(r.frames, r.synthesized);
   else draw(null, r.synthesized);
   status(`sampled ${SHOWN} images in ${r.seconds.toFixed(2)} s`);
   document.body.dataset.sampled = String(Number(document.body.dataset.sampled ?? 0) + 1);
@@ -218,7 +280,7 @@ async function play() {
     return;
   }
   if (!model || model.imageCount === 0) {
-    message('Add some images first (or press “Bundled textures”).', 'error');
+    message('Add some images first (or press “Bundled images”).', 'error');
     return;
   }
   setPlaying(true);
@@ -228,6 +290,7 @@ async function play() {
     if (!(await learnOnce()) && fallbacks === before) setPlaying(false);
   }
   status('paused');
+  inspector.refresh();
   await saveNow();
 }
 
@@ -326,34 +389,68 @@ async function addImagesNow(files: NamedBlob[]) {
   status(`${r.added} image${r.added === 1 ? '' : 's'} added`);
   if (r.imageCount > 0 && !playing) {
     const shown = await run(() => client.call({ kind: 'show-observed', n: SHOWN }));
-    if (shown) draw(shown.observed, null);
+    if (shown) inspector.observedShown(grids, shown);
   }
 }
 
+/** The bundled images of the chosen dataset (none for "your own"). */
 async function loadBundled() {
-  try {
-    await addImages(await bundledImages('train'));
-  } catch (e) {
-    message(`The bundled textures could not be loaded: ${e instanceof Error ? e.message : e}`, 'error');
+  const dataset = url.dataset === 'own' ? 'textures' : url.dataset;
+  if (url.dataset === 'own' && addedFiles.length === 0 && !bundledRequested) {
+    message('Drop your own images or folders anywhere on the page (or press “Bundled images”).');
+    return;
   }
+  try {
+    await addImages(await bundledImages('train', dataset));
+  } catch (e) {
+    message(`The bundled ${dataset} could not be loaded: ${e instanceof Error ? e.message : e}`, 'error');
+  }
+}
+let bundledRequested = false;
+
+async function clearImages() {
+  setPlaying(false);
+  addedFiles = [];
+  const r = await run(() => client.call({ kind: 'clear-images' }));
+  if (r) {
+    setImageCount(0);
+    if (model) model.imageCount = 0;
+  }
+}
+
+/** Another dataset: its images and its pretrained model together (a fresh page load with
+ *  ?dataset=, so the model, the images and the URL agree). "Your own" keeps the model and
+ *  clears the images. */
+async function chooseDataset(choice: string) {
+  const q = new URLSearchParams(location.search);
+  q.set('dataset', choice);
+  if (choice === 'own') {
+    history.replaceState(null, '', `${location.pathname}?${q}${location.hash}`);
+    url.dataset = 'own';
+    await clearImages();
+    message('Drop your own images or folders anywhere on the page, or use “Add images…”.');
+    return;
+  }
+  q.set('preset', DATASETS[choice as Dataset].preset);
+  for (const key of ['steps', 'delta', 'lr', 'batch', 'method', 'noise']) q.delete(key);
+  location.search = q.toString();
 }
 
 // ---------------------------------------------------------------- controls
 
 async function applySettings(event: Event) {
   const s = currentSettings();
-  const problem = problemWith(s);
-  if (problem) {
-    message(problem, 'error');
+  if ((event.target as HTMLElement).id === 'preset' || (event.target as HTMLElement).id === 'seed') {
+    writeUrl(s, url.backend);
+    await reset();
     return;
   }
-  writeUrl(s, url.backend);
-  if ((event.target as HTMLElement).id === 'preset' || (event.target as HTMLElement).id === 'seed') {
-    await reset();
-  } else {
-    const info = await run(() => client.call({ kind: 'settings', settings: s }));
-    if (info) model = info;
-  }
+  // The library checks the settings (its limits are the CLI's); a refused value is named and
+  // the controls go back to the model's.
+  const info = await run(() => client.call({ kind: 'settings', settings: s }));
+  if (info) model = info;
+  else if (model) fillControls(model.config, { preset: s.preset, seed: s.seed });
+  writeUrl(currentSettings(), url.backend);
 }
 
 async function reset() {
@@ -381,16 +478,13 @@ function bindControls() {
     await addImages(Array.from(input.files ?? []).map((f) => ({ name: f.name, blob: f })));
     input.value = '';
   });
-  $('use-bundled').onclick = () => void loadBundled();
-  $('clear-images').onclick = async () => {
-    setPlaying(false);
-    addedFiles = [];
-    const r = await run(() => client.call({ kind: 'clear-images' }));
-    if (r) {
-      setImageCount(0);
-      if (model) model.imageCount = 0;
-    }
+  $('use-bundled').onclick = () => {
+    bundledRequested = true;
+    void loadBundled();
   };
+  ($('dataset') as HTMLSelectElement).value = url.dataset;
+  $('dataset').addEventListener('change', (e) => void chooseDataset((e.target as HTMLSelectElement).value));
+  $('clear-images').onclick = () => void clearImages();
   $('download').onclick = () => void download('bpk');
   $('download-safetensors').onclick = () => void download('safetensors');
   $('upload').addEventListener('change', async (e) => {
@@ -408,8 +502,9 @@ function bindControls() {
     };
   }
   $('pretrained').onclick = async () => {
-    const bytes = await pretrainedWeights('small');
-    if (bytes) await loadWeights(bytes, 'the pretrained small model');
+    const preset = currentSettings().preset;
+    const bytes = await pretrainedWeights(preset);
+    if (bytes) await loadWeights(bytes, `the pretrained ${preset} model`);
     else message('No pretrained weights are published with this page.', 'error');
   };
   acceptDrops($('drop-overlay'), (files) => {
@@ -479,11 +574,13 @@ async function offerResume() {
 
 async function boot() {
   bindControls();
+  // The tour needs no model: it starts while the wasm loads (its steps outline the grids once drawn).
+  tour.showOnFirstVisit();
   enableModelControls(false, 'Waiting for the model to start');
   const where = url.backend === 'cpu' ? 'the CPU backend' : url.backend === 'webgpu' ? 'WebGPU' : 'WebGPU or the CPU backend';
   stage(`starting the model: loading the wasm and ${where}`);
   const started = performance.now();
-  const weights = url.overrides.preset === 'small' ? await pretrainedWeights('small') : null;
+  const weights = await pretrainedWeights(url.overrides.preset);
   lastWeights = weights?.slice(0) ?? null;
   let info: ModelInfo;
   try {
@@ -512,16 +609,20 @@ async function boot() {
   status(weights ? (shown ?? '') : `ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   enableModelControls(true);
   await offerResume();
-  inpaint.start();
+  inpaint.start(url.dataset === 'own' ? 'textures' : url.dataset);
   if ('serviceWorker' in navigator && import.meta.env.PROD) {
     navigator.serviceWorker.register(new URL('sw.js', document.baseURI)).catch(() => undefined);
   }
+  await chooseBackendByMeasurement();
 }
 
 // For scripts/soak.mjs: the worker's wasm memory.
 (window as unknown as { multigridMemory: unknown }).multigridMemory = () => client.call({ kind: 'memory' });
 
-// For scripts/bench-browser.mjs: time one grid's operations in this page's worker.
+// For scripts/bench/browser.mjs and the tests: WebGPU calls counted in the worker since the last reset.
+(window as unknown as { multigridGpuCalls: unknown }).multigridGpuCalls = (reset: boolean) => client.call({ kind: 'gpu-calls', reset });
+
+// For scripts/bench/browser.mjs: time one grid's operations in this page's worker.
 (window as unknown as { multigridBench: unknown }).multigridBench = (preset: string, grid: number, batch: number, reps: number, backend: 'cpu' | 'webgpu') =>
   client.call({ kind: 'bench', preset, grid, batch, reps, backend });
 

@@ -66,6 +66,7 @@ export type Request =
   | { kind: 'check-weights'; bytes: ArrayBuffer }
   | { kind: 'lose-device' }
   | { kind: 'memory' }
+  | { kind: 'gpu-calls'; reset: boolean }
   | { kind: 'settings'; settings: Overrides }
   | { kind: 'add-images'; files: { name: string; blob: Blob }[] }
   | { kind: 'clear-images' }
@@ -74,7 +75,20 @@ export type Request =
   | { kind: 'sample'; n: number; seed: number; frameEvery: number }
   | { kind: 'export'; format: 'bpk' | 'safetensors' }
   | { kind: 'bench'; preset: string; grid: number; batch: number; reps: number; backend: 'cpu' | 'webgpu' }
-  | { kind: 'inpaint'; rgba: Uint8Array; mask: Uint8Array; width: number; height: number; frameEvery: number };
+  | { kind: 'probe'; backend: 'cpu' | 'webgpu'; threads: number | null; runs: BenchRun[]; reps: number }
+  | { kind: 'inpaint'; rgba: Uint8Array; mask: Uint8Array; width: number; height: number; frameEvery: number }
+  | { kind: 'energies' }
+  | { kind: 'nearest'; scale: number; index: number };
+
+/** The observed image nearest to a synthesized one at its grid (`Trainer.nearestObserved`). */
+export interface Nearest {
+  index: number;
+  name: string;
+  /** Root mean squared difference, in grey levels (of 255). */
+  rms: number;
+  /** The observed image at that grid (size² × 4 bytes). */
+  rgba: Uint8Array;
+}
 
 export interface Replies {
   start: ModelInfo;
@@ -86,10 +100,14 @@ export interface Replies {
   'lose-device': { destroyed: number };
   /** The size of the wasm instance's memory (scripts/soak.mjs samples it). */
   memory: { wasmBytes: number };
+  /** WebGPU calls since the last reset (counted under Burn in the worker; all 0 on the CPU). */
+  'gpu-calls': { dispatches: number; submits: number; maps: number; waits: number };
   settings: ModelInfo;
   'add-images': { added: number; failed: { name: string; reason: string }[]; imageCount: number };
   'clear-images': { imageCount: number };
-  'show-observed': { observed: GridImages[] };
+  // `shown` (in every reply that changes the images the trainer shows: show-observed, learn,
+  // sample, inpaint) names those images; `energies` and `nearest` say which ones they are for.
+  'show-observed': { observed: GridImages[]; shown: number };
   learn: {
     iteration: number;
     grids: GridStats[];
@@ -99,11 +117,45 @@ export interface Replies {
     synthesized: GridImages[];
     frames: Frame[];
     seconds: number;
+    shown: number;
   };
-  sample: { synthesized: GridImages[]; frames: Frame[]; seconds: number };
+  /** `observed`: the pyramid of the observed images the chains started from (image i's colour
+   *  started chain i), or [] when the page has none: the chains then start from colours of the
+   *  model's training images, which are not in the page. */
+  sample: { observed: GridImages[]; synthesized: GridImages[]; frames: Frame[]; seconds: number; shown: number };
   export: { bytes: ArrayBuffer; iteration: number };
-  bench: { grid: number; batch: number; forward_ms: number; langevin_step_ms: number; update_ms: number; gflops: number };
-  inpaint: { masked: GridImages[]; recovered: GridImages[]; frames: Frame[]; error: number };
+  bench: BenchRow;
+  /** A fresh worker's backend, measured (see www/benchmark.ts). */
+  probe: ProbeResult;
+  inpaint: { masked: GridImages[]; recovered: GridImages[]; frames: Frame[]; error: number; shown: number };
+  /** f(I) of the shown images under each grid's net, per scale coarse to fine ([] for the 1×1
+   *  scale, which has no net, and where nothing is shown), in the order they are shown. */
+  energies: { observed: number[][]; synthesized: number[][]; shown: number };
+  /** Null when the page has no observed images. */
+  nearest: { nearest: Nearest | null; shown: number };
+}
+
+/** One row of `multigrid bench`: one grid's net at one batch size on one backend (medians, ms). */
+export interface BenchRow {
+  grid: number;
+  batch: number;
+  forward_ms: number;
+  langevin_step_ms: number;
+  update_ms: number;
+  gflops: number;
+}
+
+/** What to time: grid `grid` (its size) of a preset's nets at `batch`. */
+export interface BenchRun {
+  preset: string;
+  grid: number;
+  batch: number;
+}
+
+export interface ProbeResult {
+  /** The backend as the badge names it, e.g. "CPU (wasm, 2 threads)" or "WebGPU · SwiftShader". */
+  label: string;
+  rows: BenchRow[];
 }
 
 export type RequestOf<K extends Request['kind']> = Extract<Request, { kind: K }>;

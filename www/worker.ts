@@ -4,7 +4,7 @@ import type * as Bindings from './pkg/multigrid_ebm.js';
 import type { Trainer } from './pkg/multigrid_ebm.js';
 import wasmUrl from './pkg/multigrid_ebm_bg.wasm?url';
 import wasmThreadsUrl from './pkg-threads/multigrid_ebm_bg.wasm?url';
-import type { BackendChoice, Envelope, Frame, GridImages, ModelInfo, Overrides, Replies, Reply, Request } from './protocol';
+import type { BackendChoice, BenchRow, BenchRun, Envelope, Frame, GridImages, ModelInfo, Nearest, Overrides, ProbeResult, Replies, Reply, Request } from './protocol';
 
 /** The wasm bindings: the threaded build (scripts/build-wasm --threads) where the page is
  *  cross-origin isolated and more than one thread is wanted, else the single-threaded build. */
@@ -40,6 +40,9 @@ async function loadWasm(requested: number | null, forWebgpu: boolean) {
 }
 
 let trainer: Trainer | null = null;
+/** Names the images the trainer shows now (see `shown` in protocol.ts): bumped whenever they
+ *  change. It starts at the clock so that a restarted worker never repeats an earlier value. */
+let shown = Date.now();
 let adapterName: string | null = null;
 let fallbackReason: string | null = null;
 let images: { name: string; rgba: Uint8Array; width: number; height: number }[] = [];
@@ -59,6 +62,33 @@ const devices: GPUDevice[] = [];
   }
 }
 
+/** A counting layer under Burn's WebGPU backend: compute dispatches, queue submissions and
+ *  buffer maps (each map is a host round trip: the worker waits for the GPU), so the page and
+ *  `npm run bench -- browser` can show what one Langevin chain or update costs in GPU calls. */
+const gpuCalls = { dispatches: 0, submits: 0, maps: 0, waits: 0 };
+/** Maps requested in one task of the worker's event loop are waited for together: one wait. */
+let mapsBatched = false;
+function countCalls<T extends object>(proto: T | undefined, method: string, counter: 'dispatches' | 'submits' | 'maps') {
+  const target = proto as Record<string, unknown> | undefined;
+  const original = target?.[method];
+  if (typeof original !== 'function') return;
+  target![method] = function (this: unknown, ...args: unknown[]) {
+    gpuCalls[counter]++;
+    if (counter === 'maps' && !mapsBatched) {
+      gpuCalls.waits++;
+      mapsBatched = true;
+      setTimeout(() => (mapsBatched = false), 0);
+    }
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  };
+}
+{
+  const g = self as unknown as Record<string, { prototype: object } | undefined>;
+  countCalls(g.GPUComputePassEncoder?.prototype, 'dispatchWorkgroups', 'dispatches');
+  countCalls(g.GPUQueue?.prototype, 'submit', 'submits');
+  countCalls(g.GPUBuffer?.prototype, 'mapAsync', 'maps');
+}
+
 /** Find a WebGPU adapter, or say why there is none (before Burn touches the GPU). */
 async function findAdapter(): Promise<{ name: string; software: boolean } | { reason: string }> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
@@ -75,16 +105,11 @@ async function findAdapter(): Promise<{ name: string; software: boolean } | { re
   }
 }
 
-/** Patch a configuration with the settings that are set (the preset decides the architecture). */
+/** A configuration with the person's settings applied and checked by the library (the CLI's
+ *  flags go through the same `Config::with_overrides`); the preset decides the architecture. */
 function withSettings(configJson: string, s: Overrides): string {
-  const c = JSON.parse(configJson);
-  if (s.method !== undefined) c.method = s.method;
-  if (s.batch !== undefined) c.batch_size = s.batch;
-  if (s.steps !== undefined) c.langevin.steps = s.steps;
-  if (s.delta !== undefined) c.langevin.delta = s.delta;
-  if (s.noise !== undefined) c.langevin.noise = s.noise;
-  if (s.lr !== undefined) c.optimizer.lr = s.lr;
-  return JSON.stringify(c);
+  const { preset: _preset, seed: _seed, ...settings } = s;
+  return wasm.withOverrides(configJson, JSON.stringify(settings));
 }
 
 async function makeTrainer(backend: 'cpu' | 'webgpu', settings: Overrides, weights: ArrayBuffer | null): Promise<Trainer> {
@@ -130,9 +155,10 @@ async function start(choice: BackendChoice, threadsWanted: number | null, settin
   } else {
     const found = await findAdapter();
     if ('name' in found && found.software && choice === 'auto') {
-      // A software rasteriser (e.g. SwiftShader) runs these nets far slower than the wasm CPU
-      // backend (reports/bench.md), so it is used only when asked for.
-      fallbackReason = `the only WebGPU adapter, ${found.name}, is slower than the CPU here; ?backend=webgpu uses it`;
+      // A software rasteriser (e.g. SwiftShader) usually runs these nets slower than the wasm CPU
+      // backend (reports/bench.md): the model starts on the CPU, and the page then measures
+      // both (www/benchmark.ts) and moves it if WebGPU is faster after all.
+      fallbackReason = `the only WebGPU adapter, ${found.name}, is a software one (the page measures it against the CPU); ?backend=webgpu uses it`;
     } else if ('name' in found) {
       backend = 'webgpu';
       adapterName = found.name;
@@ -151,6 +177,21 @@ async function start(choice: BackendChoice, threadsWanted: number | null, settin
     trainer = await makeTrainer(backend, settings, weights);
   }
   return info();
+}
+
+/** Measure a backend in this (fresh) worker: load the build it needs, then time each run. */
+async function probe(backend: 'cpu' | 'webgpu', threadsWanted: number | null, runs: BenchRun[], reps: number): Promise<ProbeResult> {
+  let label = '';
+  if (backend === 'webgpu') {
+    const found = await findAdapter();
+    if (!('name' in found)) throw new Error(found.reason);
+    label = `WebGPU · ${found.name}`;
+  }
+  await loadWasm(backend === 'webgpu' ? 1 : threadsWanted, backend === 'webgpu');
+  if (backend === 'cpu') label = `CPU (wasm, ${threads} thread${threads === 1 ? '' : 's'})`;
+  const rows: BenchRow[] = [];
+  for (const r of runs) rows.push(JSON.parse(await wasm.bench(r.preset, r.grid, r.batch, reps, backend)));
+  return { label, rows };
 }
 
 /** Images are kept at most this large on their shorter side (a model of any size re-crops them). */
@@ -225,10 +266,16 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       restoreImages(next);
       trainer?.free();
       trainer = next;
+      shown++;
       return info();
     }
     case 'check-weights':
       return { config: wasm.checkpointConfig(new Uint8Array(request.bytes)) };
+    case 'gpu-calls': {
+      const counts = { ...gpuCalls };
+      if (request.reset) Object.assign(gpuCalls, { dispatches: 0, submits: 0, maps: 0, waits: 0 });
+      return counts;
+    }
     case 'memory':
       return { wasmBytes: wasmMemory?.buffer.byteLength ?? 0 };
     case 'lose-device':
@@ -245,21 +292,24 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       return { imageCount: 0 };
     case 'show-observed':
       trainer!.showObserved(request.n);
-      return { observed: await readImages('observed') };
+      return { observed: await readImages('observed'), shown: ++shown };
     case 'learn': {
       const t0 = performance.now();
       const stats = JSON.parse(await trainer!.learn(request.frameEvery));
       const observed = await readImages('observed');
       const synthesized = await readImages('synthesized');
       const frames = request.frameEvery > 0 ? await readFrames() : [];
-      return { ...stats, observed, synthesized, frames, seconds: (performance.now() - t0) / 1000 };
+      if (!stats.rollback) shown++; // a rolled-back iteration shows nothing new
+      return { ...stats, observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown };
     }
     case 'sample': {
       const t0 = performance.now();
       await trainer!.sample(request.n, BigInt(request.seed), request.frameEvery);
+      // Chain i started from observed image i's colour; none when the page has no images.
+      const observed = await readImages('observed');
       const synthesized = await readImages('synthesized');
       const frames = request.frameEvery > 0 ? await readFrames() : [];
-      return { synthesized, frames, seconds: (performance.now() - t0) / 1000 };
+      return { observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown: ++shown };
     }
     case 'export': {
       const bytes = request.format === 'bpk' ? await trainer!.exportWeights() : await trainer!.exportSafetensors();
@@ -267,12 +317,23 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
     }
     case 'bench':
       return JSON.parse(await wasm.bench(request.preset, request.grid, request.batch, request.reps, request.backend));
+    case 'probe':
+      return probe(request.backend, request.threads, request.runs, request.reps);
     case 'inpaint': {
       const error = await trainer!.inpaint(request.rgba, request.mask, request.width, request.height, request.frameEvery);
       const masked = await readImages('observed');
       const recovered = await readImages('synthesized');
       const frames = request.frameEvery > 0 ? await readFrames() : [];
-      return { masked, recovered, frames, error };
+      return { masked, recovered, frames, error, shown: ++shown };
+    }
+    case 'energies': {
+      const numbers = async (which: 'observed' | 'synthesized') =>
+        ((await trainer!.energies(which)) as Float32Array[]).map((values) => Array.from(values));
+      return { observed: await numbers('observed'), synthesized: await numbers('synthesized'), shown };
+    }
+    case 'nearest': {
+      const found = (await trainer!.nearestObserved(request.scale, request.index)) as Nearest | null;
+      return { nearest: found ? { index: found.index, name: found.name, rms: found.rms, rgba: found.rgba } : null, shown };
     }
   }
 }

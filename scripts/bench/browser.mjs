@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from '@playwright/test';
 
 const USAGE = `usage: npm run bench -- browser [--dist dist] [--reps 3] [--webgpu-reps 1]
-                              [--webgpu-only | --thread-scaling [--rounds 3] [--seconds 20]]
+                              [--webgpu-only | --thread-scaling [--rounds 3] [--seconds 20] | --gpu-calls]
        (or node scripts/bench/browser.mjs ..., from the repository root)
 
 Default: per-op timings of the paper nets (grids 16 and 64, batch 16) on the wasm CPU backend
@@ -24,7 +24,12 @@ Prints a summary, then the JSON object (read by \`bench cpu\`).
 --thread-scaling: the wasm CPU backend on one thread against every core (the page cross-origin
 isolated), in --rounds alternating fresh browsers: training it/s of the \`small\` preset (Train
 pressed for --seconds after a warm-up of 3 iterations) and one paper grid's ops (grid 64, batch
-16); medians. Prints a table, then the JSON object.`;
+16); medians. Prints a table, then the JSON object.
+
+--gpu-calls: on WebGPU, the calls the page's worker makes (counted under Burn: compute dispatches,
+queue submissions, buffer maps = host round trips) for the tiny and small presets: per Langevin
+step (from samples at two chain lengths), per sample of 8 images, and per learning iteration.
+Prints a table, then the JSON object.`;
 
 const options = {
   dist: { type: 'string', default: 'dist' },
@@ -32,6 +37,7 @@ const options = {
   'webgpu-reps': { type: 'string', default: '1' },
   'webgpu-only': { type: 'boolean', default: false },
   'thread-scaling': { type: 'boolean', default: false },
+  'gpu-calls': { type: 'boolean', default: false },
   rounds: { type: 'string', default: '3' },
   seconds: { type: 'string', default: '20' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -230,10 +236,58 @@ async function threadScaling() {
   console.log(JSON.stringify({ one, all, ratio, rounds: Number(values.rounds), seconds: Number(values.seconds) }));
 }
 
+/** WebGPU calls of one preset: samples at two chain lengths (per-step dispatches from the
+ *  difference), then one learning iteration. */
+function gpuCallsOf(preset, [t1, t2]) {
+  return withPage(webgpuArgs, async (page) => {
+    await page.addInitScript(() => localStorage.setItem('multigrid-ebm.tour', 'done'));
+    await page.goto(`${url}?preset=${preset}&seed=1&backend=webgpu&steps=${t1}`);
+    await page.waitForSelector('body[data-ready=true]', { timeout: 300_000 });
+    const adapter = await page.locator('#backend').textContent();
+    if (!adapter.startsWith('WebGPU')) throw new Error(`no adapter (${adapter})`);
+    await page.waitForFunction(() => /^[1-9]/.test(document.getElementById('image-count')?.textContent ?? ''), null, { timeout: 300_000 });
+    const grids = JSON.parse(await page.evaluate(() => document.querySelectorAll('#grids .grid-block').length)) - 1;
+    const calls = (reset) => page.evaluate((r) => window.multigridGpuCalls(r), reset);
+    const sampled = () => page.evaluate(() => Number(document.body.dataset.sampled ?? 0));
+    const sampleAt = async (steps) => {
+      await page.fill('#steps', String(steps));
+      await page.locator('#steps').blur();
+      await page.waitForFunction((t) => new URL(location.href).searchParams.get('steps') === String(t), steps, { timeout: 300_000 });
+      await page.waitForTimeout(300);
+      await calls(true);
+      const before = await sampled();
+      await page.click('#sample');
+      await page.waitForFunction((n) => Number(document.body.dataset.sampled ?? 0) > n, before, { timeout: 300_000 });
+      return calls(false);
+    };
+    const [a, b] = [await sampleAt(t1), await sampleAt(t2)];
+    await calls(true);
+    const iteration = () => page.evaluate(() => Number(document.body.dataset.iteration));
+    const start = await iteration();
+    await page.click('#step');
+    await page.waitForFunction((n) => Number(document.body.dataset.iteration) > n, start, { timeout: 300_000 });
+    const learn = await calls(false);
+    const perStep = (b.dispatches - a.dispatches) / ((t2 - t1) * grids);
+    return { preset, adapter, grids, steps: [t1, t2], sample: [a, b], learn, dispatchesPerLangevinStep: perStep };
+  });
+}
+
+async function gpuCalls() {
+  const rows = [await gpuCallsOf('tiny', [6, 24]), await gpuCallsOf('small', [4, 8])];
+  console.log(`WebGPU: ${rows[0].adapter.replace('WebGPU · ', '')}`);
+  console.log('| preset | grids | dispatches per Langevin step | sample of 8 (T1 / T2): dispatches | submits | maps | waits | learning iteration (T1): dispatches | submits | maps | waits |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const [a, b] = r.sample;
+    console.log(`| ${r.preset} | ${r.grids} | ${r.dispatchesPerLangevinStep.toFixed(1)} | ${a.dispatches} / ${b.dispatches} (T = ${r.steps.join(' / ')}) | ${a.submits} / ${b.submits} | ${a.maps} / ${b.maps} | ${a.waits} / ${b.waits} | ${r.learn.dispatches} | ${r.learn.submits} | ${r.learn.maps} | ${r.learn.waits} |`);
+  }
+  console.log(JSON.stringify({ rows }));
+}
+
 const server = spawn('node', ['scripts/serve.mjs', '--dir', dist, '--base', base, '--port', String(port)], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 800));
 try {
-  await (values['webgpu-only'] ? webgpuOnly() : values['thread-scaling'] ? threadScaling() : opsAndLoad());
+  await (values['webgpu-only'] ? webgpuOnly() : values['thread-scaling'] ? threadScaling() : values['gpu-calls'] ? gpuCalls() : opsAndLoad());
 } finally {
   server.kill();
 }
