@@ -44,8 +44,9 @@ async function sample(page: Page) {
   await expect(page.locator('body')).toHaveAttribute('data-sampled', String(before + 1));
 }
 
-/** An energy as the page writes it (−1234.5). */
-const ENERGY = /energy −?\d+(\.\d+)?(e[+-]?\d+)?/;
+/** An energy's value as the page writes it (−1234.5, 1.234e+6). */
+const ENERGY_VALUE = '−?\\d+(\\.\\d+)?(e[+-]?\\d+)?';
+const ENERGY = new RegExp(`energy ${ENERGY_VALUE}`);
 
 test('a synthesized image opens large by mouse with its energy, chain and nearest training image; Escape closes', async ({ page }) => {
   const errors = await openPage(page, '?preset=tiny&seed=4');
@@ -82,9 +83,9 @@ test('a synthesized image opens large by mouse with its energy, chain and neares
   await expect(page.locator('#inspect-frame')).toHaveText('start: the 4×4 result, up-sampled');
   expect(await big.evaluate((c) => (c as HTMLCanvasElement).width)).toBe(4);
   await slider.fill('1');
-  await expect(page.locator('#inspect-frame')).toHaveText(/^after Langevin step \d+ of 10$/);
+  await expect(page.locator('#inspect-frame')).toHaveText(new RegExp(`^after Langevin step \\d+ of 10( · f = ${ENERGY_VALUE})?$`));
   await page.click('#inspect-play');
-  await expect(page.locator('#inspect-frame')).toHaveText('result after 10 steps', { timeout: 10_000 });
+  await expect(page.locator('#inspect-frame')).toHaveText(new RegExp(`^result after 10 steps( · f = ${ENERGY_VALUE})?$`), { timeout: 10_000 });
   // The nearest observed image at 16×16, by name and rms difference.
   await expect(page.locator('#inspect-nearest')).toContainText(/\.png.*rms difference \d+\.\d grey levels/);
   await expect(page.locator('#inspect-nearest-image')).toBeVisible();
@@ -204,5 +205,27 @@ test('under batch normalisation (the pretrained small model) an energy is said t
   await expect(page.locator('#inspect-energy')).toContainText('with its batch');
   await expect(page.locator('#inspect-nearest')).toContainText('grey levels');
   expect(await firstPixels(page, 0, 'synthesized')).toEqual(await firstPixels(page, 0, 'observed'));
+  await page.keyboard.press('Escape');
+});
+
+test('slow motion: an image opened large replays its chain one Langevin step at a time, with its energy rising', async ({ page }) => {
+  await openPage(page, '?backend=cpu&steps=12');
+  await page.check('#slow');
+  await sample(page);
+  // The pretrained small model, grid 16: the start (the 4×4 result up-sampled), a frame after
+  // every one of the 12 steps but the last, and the result.
+  await tile(page, 2, 'synthesized', 0).click();
+  const dialog = page.locator('dialog#inspect');
+  await expect(dialog).toBeVisible();
+  await expect(page.locator('#inspect-step')).toHaveAttribute('max', '12');
+  const trace = page.locator('#inspect-trace');
+  await expect(trace).toHaveAttribute('data-points', /^1[12]$/);
+  await expect(page.locator('#inspect-frame')).toContainText('f = ');
+  await page.locator('#inspect-step').fill('1');
+  await expect(page.locator('#inspect-frame')).toContainText(/after Langevin step 1 of 12 · f = /);
+  const [first, last] = [Number(await trace.getAttribute('data-first')), Number(await trace.getAttribute('data-last'))];
+  console.log(`slow motion, small grid 16, image 1: f from ${first.toFixed(1)} (step 1) to ${last.toFixed(1)} (step 12)`);
+  // Langevin dynamics climbs f (p ∝ exp f): the chain ends higher than its first step.
+  expect(last).toBeGreaterThan(first);
   await page.keyboard.press('Escape');
 });

@@ -250,6 +250,15 @@ impl Learner {
         self.nets.iter().zip(images.iter().skip(1)).map(|(net, x)| net.forward(x.clone())).collect()
     }
 
+    /// f(I) of images at scale `scale` (≥ 1: `config.scales[scale]`) under that grid's net, one
+    /// value per image (e.g. a chain's state after some Langevin steps).
+    pub fn energy(&self, scale: usize, images: Tensor<4>) -> Result<Tensor<1>> {
+        match scale.checked_sub(1).and_then(|k| self.nets.get(k)) {
+            Some(net) => Ok(net.forward(images)),
+            None => Err(Error::Config(format!("scale {scale} has no net (the grids are 1..={})", self.nets.len()))),
+        }
+    }
+
     /// `n` 1×1 starting images: colours of observed images drawn at random (with the
     /// learner's generator), or mid-grey when the model has seen no images.
     pub fn starting_colours(&mut self, n: usize) -> Tensor<4> {

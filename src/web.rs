@@ -366,6 +366,20 @@ impl Trainer {
         }
     }
 
+    /// f(I) of every kept Langevin frame's images under its grid's net: one Float32Array per
+    /// frame, in the order of [`Trainer::read_frames`] (how the energy rose along the chain).
+    #[wasm_bindgen(js_name = frameEnergies)]
+    pub async fn frame_energies(&self) -> Result<Array, JsValue> {
+        let energies =
+            self.frames.iter().map(|(grid, _, x)| self.learner.energy(*grid, x.clone())).collect::<crate::Result<Vec<_>>>();
+        let values = read_all(energies.map_err(js)?).await.map_err(js)?;
+        let out = Array::new();
+        for v in values {
+            out.push(&Float32Array::from(v.as_slice()));
+        }
+        Ok(out)
+    }
+
     /// The kept Langevin frames: an array of {grid, step, rgba}.
     #[wasm_bindgen(js_name = readFrames)]
     pub async fn read_frames(&self) -> Result<Array, JsValue> {

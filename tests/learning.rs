@@ -214,6 +214,9 @@ fn energies_per_scale_and_the_nearest_observed_image() {
         let direct = values(learner.nets[k].forward(chain[k + 1].clone()));
         assert_eq!(values(e), direct, "grid {k}");
     }
+    assert_eq!(values(learner.energy(2, chain[2].clone()).unwrap()), values(learner.nets[1].forward(chain[2].clone())));
+    assert!(learner.energy(0, chain[0].clone()).is_err(), "the 1×1 scale has no net");
+    assert!(learner.energy(3, chain[2].clone()).is_err(), "tiny has two nets");
     let target = images.clone().slice(2..3) + 1.0;
     let d = values(multigrid_ebm::pyramid::squared_distances(images, target));
     assert_eq!(d.len(), 4);

@@ -46,6 +46,10 @@ interface Still {
   size: number;
   rgba: Uint8ClampedArray;
   label: string;
+  /** Index of the Langevin frame it is (in the reply's `frames`), to look its energy up. */
+  frame?: number;
+  /** f(I) of this state of the chain, once known. */
+  energy?: number;
 }
 
 /** Image `i` of a batch, or null when the batch has fewer. */
@@ -250,6 +254,7 @@ export class Inspector {
           element('canvas', { id: 'inspect-image', width: 1, height: 1 }),
           element('figcaption', { id: 'inspect-frame' }),
           element('div', { id: 'inspect-replay', className: 'inspect-replay' }, play, slider),
+          element('div', { id: 'inspect-trace', className: 'inspect-trace' }),
         ),
         element(
           'div',
@@ -437,7 +442,8 @@ export class Inspector {
         }
         for (const f of frames) {
           const frame = cut({ size, count: f.rgba.length / (4 * size * size), rgba: f.rgba }, index);
-          if (frame && f.step + 1 < drawn!.steps) stills.push({ ...frame, label: `after Langevin step ${f.step + 1} of ${drawn!.steps}` });
+          if (frame && f.step + 1 < drawn!.steps)
+            stills.push({ ...frame, label: `after Langevin step ${f.step + 1} of ${drawn!.steps}`, frame: drawn!.frames.indexOf(f) });
         }
         story =
           frames.length > 0
@@ -460,6 +466,68 @@ export class Inspector {
     $('inspect-replay').hidden = stills.length < 2;
     this.stop();
     this.frame(stills.length - 1);
+    this.$('inspect-trace').replaceChildren();
+    if (stills.some((st) => st.frame !== undefined)) void this.askFrameEnergies(stills, index);
+  }
+
+  /** The energy of each kept state of the chain (the Langevin frames), so the replay shows f
+   *  rising step by step. Only for the images shown last, and not while training runs. */
+  private async askFrameEnergies(stills: Still[], index: number) {
+    const asked = this.open;
+    const drawn = asked?.drawn;
+    if (!drawn || drawn.shown !== this.latest || this.busy()) return;
+    let r: Replies['frame-energies'];
+    try {
+      r = await this.client().call({ kind: 'frame-energies' });
+    } catch {
+      return;
+    }
+    if (this.open !== asked || this.stills !== stills || r.shown !== drawn.shown) return;
+    for (const st of stills) if (st.frame !== undefined) st.energy = r.energies[st.frame]?.[index];
+    const last = stills[stills.length - 1];
+    const grid = asked!.cell.grid;
+    last.energy ??= drawn.energies[asked!.cell.which]?.[grid]?.[index];
+    this.trace();
+    this.frame(Number(this.$<HTMLInputElement>('inspect-step').value));
+  }
+
+  /** A line of f(I) along the kept states of the chain, the shown one marked. */
+  private trace(current?: number) {
+    const points = this.stills.map((st, k) => [k, st.energy] as const).filter((p): p is readonly [number, number] => p[1] !== undefined);
+    const box = this.$('inspect-trace');
+    if (points.length < 2) {
+      box.replaceChildren();
+      return;
+    }
+    const [w, h, pad] = [240, 48, 4];
+    const ys = points.map((p) => p[1]);
+    const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
+    const x = (k: number) => pad + ((w - 2 * pad) * k) / Math.max(1, this.stills.length - 1);
+    const y = (e: number) => h - pad - ((h - 2 * pad) * (e - lo)) / (hi - lo || 1);
+    const ns = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
+    svg.setAttribute('width', String(w));
+    svg.setAttribute('height', String(h));
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', `energy along the chain, from ${formatEnergy(ys[0])} to ${formatEnergy(ys[ys.length - 1])}`);
+    const line = document.createElementNS(ns, 'polyline');
+    line.setAttribute('points', points.map(([k, e]) => `${x(k).toFixed(1)},${y(e).toFixed(1)}`).join(' '));
+    line.setAttribute('class', 'inspect-trace-line');
+    svg.append(line);
+    const at = current === undefined ? undefined : points.find(([k]) => k === current);
+    if (at) {
+      const dot = document.createElementNS(ns, 'circle');
+      dot.setAttribute('cx', x(at[0]).toFixed(1));
+      dot.setAttribute('cy', y(at[1]).toFixed(1));
+      dot.setAttribute('r', '3');
+      svg.append(dot);
+    }
+    const caption = element('span', { className: 'muted', textContent: 'f(I) along the chain' });
+    box.replaceChildren(svg, caption);
+    box.dataset.points = String(points.length);
+    box.dataset.first = String(ys[0]);
+    box.dataset.last = String(ys[ys.length - 1]);
   }
 
   private frame(k: number) {
@@ -468,9 +536,11 @@ export class Inspector {
     const canvas = this.$<HTMLCanvasElement>('inspect-image');
     paint(canvas, still);
     canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', `${this.$('inspect-title').textContent}: ${still.label}`);
-    this.$('inspect-frame').textContent = still.label;
+    const label = still.energy === undefined ? still.label : `${still.label} · f = ${formatEnergy(still.energy)}`;
+    canvas.setAttribute('aria-label', `${this.$('inspect-title').textContent}: ${label}`);
+    this.$('inspect-frame').textContent = label;
     this.$<HTMLInputElement>('inspect-step').value = String(k);
+    if (this.stills.some((st) => st.energy !== undefined)) this.trace(k);
   }
 
   private play() {

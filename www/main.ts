@@ -214,10 +214,10 @@ function draw(observed: GridImages[] | null, synthesized: GridImages[] | null) {
   if (synthesized) grids.showSynthesized(synthesized);
 }
 
-/** Langevin frames are always kept (an image opened large replays its chain); they are shown
- *  on the grids when "animate Langevin" is on. */
+/** Langevin frames are always kept (an image opened large replays its chain), every step in
+ *  slow motion; they are shown on the grids when "animate Langevin" is on. */
 function frameEvery(): number {
-  return Math.max(1, Math.floor(currentSettings().steps / 6));
+  return ($('slow') as HTMLInputElement).checked ? 1 : Math.max(1, Math.floor(currentSettings().steps / 6));
 }
 
 function animating(): boolean {

@@ -78,7 +78,8 @@ export type Request =
   | { kind: 'probe'; backend: 'cpu' | 'webgpu'; threads: number | null; runs: BenchRun[]; reps: number }
   | { kind: 'inpaint'; rgba: Uint8Array; mask: Uint8Array; width: number; height: number; frameEvery: number }
   | { kind: 'energies' }
-  | { kind: 'nearest'; scale: number; index: number };
+  | { kind: 'nearest'; scale: number; index: number }
+  | { kind: 'frame-energies' };
 
 /** The observed image nearest to a synthesized one at its grid (`Trainer.nearestObserved`). */
 export interface Nearest {
@@ -133,6 +134,8 @@ export interface Replies {
   energies: { observed: number[][]; synthesized: number[][]; shown: number };
   /** Null when the page has no observed images. */
   nearest: { nearest: Nearest | null; shown: number };
+  /** f(I) of every kept Langevin frame's images (per frame, per image), for the shown images `shown`. */
+  'frame-energies': { energies: number[][]; shown: number };
 }
 
 /** One row of `multigrid bench`: one grid's net at one batch size on one backend (medians, ms). */

@@ -331,6 +331,8 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
         ((await trainer!.energies(which)) as Float32Array[]).map((values) => Array.from(values));
       return { observed: await numbers('observed'), synthesized: await numbers('synthesized'), shown };
     }
+    case 'frame-energies':
+      return { energies: ((await trainer!.frameEnergies()) as Float32Array[]).map((values) => Array.from(values)), shown };
     case 'nearest': {
       const found = (await trainer!.nearestObserved(request.scale, request.index)) as Nearest | null;
       return { nearest: found ? { index: found.index, name: found.name, rms: found.rms, rgba: found.rgba } : null, shown };
