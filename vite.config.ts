@@ -53,7 +53,7 @@ export default defineConfig({
   // Relative URLs: the built page works from any sub-path (e.g. /multigrid-ebm/) of any static host.
   base: './',
   publicDir: 'www/public',
-  plugins: [bundledAssets({ 'data/textures': ['.png', '.json'], weights: ['.bpk'] })],
+  plugins: [bundledAssets({ 'data/textures': ['.png', '.json'], 'data/digits': ['.png', '.json'], weights: ['.bpk'] })],
   worker: { format: 'es' },
   build: { outDir: 'dist', target: 'es2022', chunkSizeWarningLimit: 30000, assetsInlineLimit: 0 },
   server: { port: 5173, headers: isolation },

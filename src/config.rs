@@ -235,6 +235,21 @@ impl Config {
         }
     }
 
+    /// For the bundled digits (data/digits: MNIST padded to 32×32): `small`'s nets for grids 4
+    /// and 16 and a grid 32 of 16→32→64 channels, with `small`'s Langevin and optimiser settings.
+    pub fn digits() -> Config {
+        let small = Config::small();
+        let scales = vec![1, 4, 16, 32];
+        Config {
+            grids: grids_for(&scales, |s| match s {
+                32 => vec![layer(16, 5, 2), layer(32, 5, 2), layer(64, 5, 2)],
+                _ => small.grids.iter().find(|g| g.size == s).expect("small has grids 4 and 16").layers.clone(),
+            }),
+            scales,
+            ..small
+        }
+    }
+
     /// For tests: three grids up to 16×16, a few channels, T = 10, no normalisation.
     pub fn tiny() -> Config {
         let paper = Config::paper();
@@ -257,12 +272,13 @@ impl Config {
         match name {
             "paper" => Ok(Config::paper()),
             "small" => Ok(Config::small()),
+            "digits" => Ok(Config::digits()),
             "tiny" => Ok(Config::tiny()),
-            _ => Err(Error::Config(format!("unknown preset '{name}': use paper, small or tiny"))),
+            _ => Err(Error::Config(format!("unknown preset '{name}': use paper, small, digits or tiny"))),
         }
     }
 
-    pub const PRESETS: [&'static str; 3] = ["paper", "small", "tiny"];
+    pub const PRESETS: [&'static str; 4] = ["paper", "small", "digits", "tiny"];
 
     pub fn from_json(json: &str) -> Result<Config, Error> {
         let config: Config =
@@ -484,6 +500,12 @@ mod tests {
             assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
         }
         assert!(Overrides::from_json(r#"{"stepz": 3}"#).unwrap_err().to_string().contains("stepz"));
+    }
+
+    #[test]
+    fn the_digits_preset_is_small_on_grids_up_to_32() {
+        // What `multigrid train --preset small --scales 1,4,16,32` builds (weights/digits.bpk).
+        assert_eq!(Config::digits(), with_scales(Config::small(), vec![1, 4, 16, 32]).unwrap());
     }
 
     #[test]

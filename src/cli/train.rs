@@ -22,7 +22,7 @@ pub struct Args {
     /// Folder of images (searched recursively; default: the bundled texture set).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Configuration preset: paper, small or tiny.
+    /// Configuration preset: paper, small, digits or tiny.
     #[arg(long, default_value = "small")]
     preset: String,
     /// A configuration JSON file (overrides --preset).
