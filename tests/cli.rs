@@ -77,6 +77,25 @@ fn sample_without_weights_uses_the_bundled_pretrained_model() {
 }
 
 #[test]
+fn the_pretrained_digits_model_samples_and_evaluates_on_the_held_out_digits() {
+    let out = common::tempdir("digits");
+    let weights = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/digits.bpk");
+    multigrid(&["sample", "--weights", weights, "--n", "4", "--out", s(&out)]);
+    for size in [1, 4, 16, 32] {
+        assert!(out.join(format!("synthesized_{size}x{size}.png")).exists(), "grid {size}");
+    }
+    let held_out = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits/held-out");
+    let train = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits/train");
+    let result = multigrid(&["eval", "--weights", weights, "--data", held_out, "--train", train, "--n", "16", "--json"]);
+    let text = String::from_utf8_lossy(&result.stdout);
+    let report: serde_json::Value = serde_json::from_str(text.trim().lines().last().unwrap()).unwrap();
+    assert_eq!(report["held_out"], 200, "{report}");
+    let swd = report["metrics"]["swd"].as_array().unwrap();
+    assert_eq!(swd.iter().map(|g| g["size"].as_u64().unwrap()).collect::<Vec<_>>(), [32, 16], "{report}");
+    assert!(swd.iter().all(|g| g["swd"].as_f64().unwrap().is_finite()), "{report}");
+}
+
+#[test]
 fn bench_prints_the_table_and_json() {
     let table =
         String::from_utf8(multigrid(&["bench", "--preset", "tiny", "--batch", "2", "--reps", "1"]).stdout).unwrap();
