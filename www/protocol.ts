@@ -1,33 +1,23 @@
 // Messages between the page and the worker that owns the wasm module. Every request gets exactly
 // one reply with the same id; the worker handles requests one at a time, in order.
 
+// The types that the library defines are generated from its Rust types (ts-rs, by `cargo test`:
+// www/generated/), not written out again here.
+import type { GridStats } from './generated/GridStats';
+import type { Method } from './generated/Method';
+import type { Overrides as LibraryOverrides } from './generated/Overrides';
+import type { Row } from './generated/Row';
+
+export type { GridStats, LibraryOverrides, Method };
+
 export type BackendChoice = 'auto' | 'cpu' | 'webgpu';
-export type Method = 'multigrid' | 'cd' | 'pcd';
 
-/** Settings a person can change while a model lives (mirrored in the URL). Requests carry the
- *  ones that are set; the rest come from the preset or checkpoint. */
+/** Settings a person can change while a model lives (mirrored in the URL): the library's
+ *  `Overrides` the page has controls for, with the preset and the seed. */
+export type Settings = Required<Pick<LibraryOverrides, 'method' | 'steps' | 'delta' | 'lr' | 'batch' | 'noise'>> & { preset: string; seed: number };
+
+/** Requests carry the settings that are set; the rest come from the preset or checkpoint. */
 export type Overrides = Partial<Settings> & { preset: string; seed: number };
-
-export interface Settings {
-  preset: string;
-  method: Method;
-  steps: number;
-  delta: number;
-  lr: number;
-  batch: number;
-  noise: boolean;
-  seed: number;
-}
-
-export interface GridStats {
-  size: number;
-  loss: number | null;
-  recon_error: number;
-  energy_observed: number | null;
-  energy_synthesized: number | null;
-  /** ‖∂f/∂Ĩ‖ at the synthesized images (mean over images); null where the grid is not learned. */
-  langevin_gradient: number | null;
-}
 
 /** RGBA images per scale, coarse to fine (the 1×1 grid first); `count` images of `size`² each. */
 export interface GridImages {
@@ -139,14 +129,9 @@ export interface Replies {
 }
 
 /** One row of `multigrid bench`: one grid's net at one batch size on one backend (medians, ms). */
-export interface BenchRow {
-  grid: number;
-  batch: number;
-  forward_ms: number;
-  langevin_step_ms: number;
-  update_ms: number;
-  gflops: number;
-}
+/** One row of `multigrid bench` (`bench::Row`): one grid's net at one batch size on one
+ *  backend (medians, ms). */
+export type BenchRow = Row;
 
 /** What to time: grid `grid` (its size) of a preset's nets at `batch`. */
 export interface BenchRun {

@@ -4,7 +4,7 @@ import type * as Bindings from './pkg/multigrid_ebm.js';
 import type { Trainer } from './pkg/multigrid_ebm.js';
 import wasmUrl from './pkg/multigrid_ebm_bg.wasm?url';
 import wasmThreadsUrl from './pkg-threads/multigrid_ebm_bg.wasm?url';
-import type { BackendChoice, BenchRow, BenchRun, Envelope, Frame, GridImages, ModelInfo, Nearest, Overrides, ProbeResult, Replies, Reply, Request } from './protocol';
+import type { BackendChoice, BenchRow, BenchRun, Envelope, LibraryOverrides, Frame, GridImages, ModelInfo, Nearest, Overrides, ProbeResult, Replies, Reply, Request } from './protocol';
 
 /** The wasm bindings: the threaded build (scripts/build-wasm --threads) where the page is
  *  cross-origin isolated and more than one thread is wanted, else the single-threaded build. */
@@ -109,7 +109,8 @@ async function findAdapter(): Promise<{ name: string; software: boolean } | { re
  *  flags go through the same `Config::with_overrides`); the preset decides the architecture. */
 function withSettings(configJson: string, s: Overrides): string {
   const { preset: _preset, seed: _seed, ...settings } = s;
-  return wasm.withOverrides(configJson, JSON.stringify(settings));
+  const overrides: LibraryOverrides = settings;
+  return wasm.withOverrides(configJson, JSON.stringify(overrides));
 }
 
 async function makeTrainer(backend: 'cpu' | 'webgpu', settings: Overrides, weights: ArrayBuffer | null): Promise<Trainer> {
