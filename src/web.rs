@@ -370,8 +370,11 @@ impl Trainer {
     /// frame, in the order of [`Trainer::read_frames`] (how the energy rose along the chain).
     #[wasm_bindgen(js_name = frameEnergies)]
     pub async fn frame_energies(&self) -> Result<Array, JsValue> {
-        let energies =
-            self.frames.iter().map(|(grid, _, x)| self.learner.energy(*grid, x.clone())).collect::<crate::Result<Vec<_>>>();
+        let energies = self
+            .frames
+            .iter()
+            .map(|(grid, _, x)| self.learner.energy(*grid, x.clone()))
+            .collect::<crate::Result<Vec<_>>>();
         let values = read_all(energies.map_err(js)?).await.map_err(js)?;
         let out = Array::new();
         for v in values {

@@ -86,7 +86,8 @@ fn the_pretrained_digits_model_samples_and_evaluates_on_the_held_out_digits() {
     }
     let held_out = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits/held-out");
     let train = concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits/train");
-    let result = multigrid(&["eval", "--weights", weights, "--data", held_out, "--train", train, "--n", "16", "--json"]);
+    let result =
+        multigrid(&["eval", "--weights", weights, "--data", held_out, "--train", train, "--n", "16", "--json"]);
     let text = String::from_utf8_lossy(&result.stdout);
     let report: serde_json::Value = serde_json::from_str(text.trim().lines().last().unwrap()).unwrap();
     assert_eq!(report["held_out"], 200, "{report}");
