@@ -179,16 +179,27 @@ pub fn inpaint(args: InpaintArgs) -> Result<(), Error> {
     let chain = recover(&learner, images.clone(), known.clone(), &mut |_, _, _| {});
     let recovered = chain.last().expect("non-empty").clone();
     let errors = block_on(read(occluded_error(recovered.clone(), images.clone(), known.clone())))?;
+    // The baseline every chain starts from: each occluded pixel filled with the mean colour of
+    // its image's known pixels (the 1×1 start, up-sampled).
+    let mean_fill = resample(chain[0].clone(), size);
+    let baseline = block_on(read(occluded_error(mean_fill, images.clone(), known.clone())))?;
     create_dir(&args.run.out)?;
     let occluded = images.clone() * known.expand([n, 3, size, size]);
     for (name, t) in [("original", images), ("occluded", occluded), ("recovered", recovered)] {
         write_mosaics(&args.run.out, name, &[t])?;
     }
     let mean = errors.iter().sum::<f32>() / n as f32;
+    let mean_fill = baseline.iter().sum::<f32>() / n as f32;
     println!(
         "{}",
-        serde_json::json!({ "mask": args.mask, "images": set.names, "occluded_error": errors, "mean_occluded_error": mean })
+        serde_json::json!({
+            "mask": args.mask, "images": set.names, "occluded_error": errors, "mean_occluded_error": mean,
+            "mean_fill_error": mean_fill,
+        })
     );
-    eprintln!("mean error on occluded pixels: {mean:.2} grey levels; mosaics in {}", args.run.out.display());
+    eprintln!(
+        "mean error on occluded pixels: {mean:.2} grey levels (filled with the mean of the known pixels: {mean_fill:.2}); mosaics in {}",
+        args.run.out.display()
+    );
     Ok(())
 }
