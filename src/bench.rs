@@ -14,11 +14,11 @@ use crate::langevin::langevin_step;
 use crate::{Error, Learner, Result};
 
 #[derive(Clone, Debug, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct Row {
     pub grid: usize,
     pub batch: usize,
-    #[cfg_attr(test, ts(type = "string"))]
+    #[cfg_attr(all(test, not(target_arch = "wasm32")), ts(type = "string"))]
     pub norm: &'static str,
     pub forward_ms: f64,
     pub langevin_step_ms: f64,

@@ -39,7 +39,7 @@ impl GridConfig {
 /// Normalisation after each convolution.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub enum Norm {
     /// No normalisation: f(I) depends on I alone.
     None,
@@ -105,7 +105,7 @@ pub struct OptimizerConfig {
 /// How the synthesized examples of one learning iteration are obtained.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub enum Method {
     /// Algorithm 1: chains start at the 1×1 mean and move up every grid; all grids learn.
     #[default]
@@ -414,7 +414,7 @@ fn grids_for(scales: &[usize], layers: impl Fn(usize) -> Vec<ConvLayer>) -> Vec<
 /// fields keep the configuration's value). The architecture is not among them.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export, optional_fields))]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export, optional_fields))]
 pub struct Overrides {
     pub method: Option<Method>,
     /// Batch size (observed images per learning iteration).

@@ -20,7 +20,7 @@ pub type StepHook<'a> = &'a mut dyn FnMut(usize, usize, &Tensor<4>);
 
 /// Monitoring figures of one grid in one iteration.
 #[derive(Clone, Debug, serde::Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export))]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct GridStats {
     pub size: usize,
     /// mean f(synthesized) − mean f(observed): the quantity minimised (None: grid not learned).
