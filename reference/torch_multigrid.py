@@ -82,7 +82,6 @@ def _grids(table):
 
 def paper_config():
     return {
-        "scales": [1, 4, 16, 64],
         "grids": _grids(PAPER),
         "norm": "batch",
         "langevin": {"form": "code", "steps": 90, "delta": 0.3, "sigma": 50.0, "noise": False, "clip": [0.0, 255.0]},
@@ -105,7 +104,6 @@ def preset(name):
         config["langevin"]["steps"], config["batch_size"] = 30, 8
         return config
     if name == "tiny":
-        config["scales"] = [1, 4, 16]
         config["grids"] = _grids({4: [(8, 3, 1)], 16: [(8, 5, 2), (16, 3, 2)]})
         config["norm"], config["langevin"]["steps"], config["batch_size"] = "none", 10, 8
         return config
@@ -122,12 +120,15 @@ def narrowed(config, divisor):
 
 
 def checked(config):
-    """A configuration the nets can be built from, with a message that says what is wrong."""
-    scales, grids = config["scales"], config["grids"]
+    """A configuration the nets can be built from, with a message that says what is wrong. The
+    scales are derived from the grids (1, then every grid's size), as in the crate; a `scales`
+    field of an older file is ignored."""
+    grids = config["grids"]
     if config["norm"] not in ("none", "batch"):
         sys.exit(f"unknown normalisation '{config['norm']}': use none or batch")
-    if [g["size"] for g in grids] != scales[1:]:
-        sys.exit(f"grid nets for sizes {[g['size'] for g in grids]} do not match the scales {scales}")
+    sizes = [1] + [g["size"] for g in grids]
+    if len(sizes) < 2 or any(b <= a or b % a for a, b in zip(sizes, sizes[1:])):
+        sys.exit(f"each grid's size must divide the next and grow (after 1), got {sizes}")
     for g in grids:
         if not g["layers"] or any(min(l["channels"], l["kernel"], l["stride"]) < 1 for l in g["layers"]):
             sys.exit(f"grid {g['size']}: invalid conv layers {g['layers']}")
@@ -153,7 +154,7 @@ def grid_layers(config, size):
     for g in config["grids"]:
         if g["size"] == size:
             return [(l["channels"], l["kernel"], l["stride"]) for l in g["layers"]]
-    sys.exit(f"grid {size} is not in the scales {config['scales']}")
+    sys.exit(f"grid {size} is not in the scales {[1] + [g['size'] for g in config['grids']]}")
 
 
 # --- The nets ----------------------------------------------------------------------------------------

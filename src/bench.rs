@@ -62,10 +62,11 @@ macro_rules! median_ms {
 
 /// Time grid `size` of `config` at `batch` on `device`.
 pub async fn time_grid(config: &Config, size: usize, batch: usize, reps: usize, device: &Device) -> Result<Row> {
-    let k = config.scales[1..]
+    let k = config
+        .grids
         .iter()
-        .position(|&s| s == size)
-        .ok_or_else(|| Error::Config(format!("grid {size} is not in the scales {:?}", config.scales)))?;
+        .position(|g| g.size == size)
+        .ok_or_else(|| Error::Config(format!("grid {size} is not in the scales {:?}", config.scales())))?;
     let mut config = config.clone();
     config.batch_size = batch;
     let mut learner = Learner::new(config, 0, device)?;

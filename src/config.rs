@@ -140,9 +140,9 @@ impl std::str::FromStr for Method {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Config {
-    /// Image sizes from coarse to fine, starting at 1 (the per-channel mean); each divides the next.
-    pub scales: Vec<usize>,
-    /// One energy net per grid above 1×1, in the order of `scales[1..]`.
+    /// The grids, coarse to fine, each with its size and its energy net's layers; each size
+    /// divides the next. The scales are derived from them ([`Config::scales`]: 1, then every
+    /// grid's size). A `scales` field in older files is ignored.
     pub grids: Vec<GridConfig>,
     pub norm: Norm,
     pub langevin: LangevinConfig,
@@ -199,10 +199,8 @@ impl Config {
     /// The official code's architectures and hyper-parameters (grid sizes with no official
     /// architecture fall back to [`generic_layers`]).
     pub fn paper() -> Config {
-        let scales = vec![1, 4, 16, 64];
         Config {
-            grids: grids_for(&scales, |s| paper_layers(s).unwrap_or_else(|| generic_layers(s, 64, 512))),
-            scales,
+            grids: grids_for(&[1, 4, 16, 64], |s| paper_layers(s).unwrap_or_else(|| generic_layers(s, 64, 512))),
             norm: Norm::Batch,
             langevin: LangevinConfig {
                 form: LangevinForm::Code,
@@ -225,7 +223,7 @@ impl Config {
     pub fn small() -> Config {
         let paper = Config::paper();
         Config {
-            grids: grids_for(&paper.scales, |s| match s {
+            grids: grids_for(&paper.scales(), |s| match s {
                 4 => vec![layer(32, 3, 1), layer(64, 3, 1)],
                 16 => vec![layer(32, 5, 2), layer(64, 3, 1), layer(96, 3, 2)],
                 64 => vec![layer(16, 5, 2), layer(32, 5, 2), layer(64, 5, 2), layer(128, 5, 2)],
@@ -241,13 +239,11 @@ impl Config {
     /// and 16 and a grid 32 of 16→32→64 channels, with `small`'s Langevin and optimiser settings.
     pub fn digits() -> Config {
         let small = Config::small();
-        let scales = vec![1, 4, 16, 32];
         Config {
-            grids: grids_for(&scales, |s| match s {
+            grids: grids_for(&[1, 4, 16, 32], |s| match s {
                 32 => vec![layer(16, 5, 2), layer(32, 5, 2), layer(64, 5, 2)],
                 _ => small.grids.iter().find(|g| g.size == s).expect("small has grids 4 and 16").layers.clone(),
             }),
-            scales,
             ..small
         }
     }
@@ -255,14 +251,12 @@ impl Config {
     /// For tests: three grids up to 16×16, a few channels, T = 10, no normalisation.
     pub fn tiny() -> Config {
         let paper = Config::paper();
-        let scales = vec![1, 4, 16];
         Config {
-            grids: grids_for(&scales, |s| match s {
+            grids: grids_for(&[1, 4, 16], |s| match s {
                 4 => vec![layer(8, 3, 1)],
                 16 => vec![layer(8, 5, 2), layer(16, 3, 2)],
                 _ => generic_layers(s, 8, 16),
             }),
-            scales,
             norm: Norm::None,
             langevin: LangevinConfig { steps: 10, ..paper.langevin.clone() },
             batch_size: 8,
@@ -293,9 +287,15 @@ impl Config {
         serde_json::to_string_pretty(self).expect("a Config always serialises")
     }
 
+    /// Image sizes from coarse to fine: 1 (the per-channel mean, which has no net), then every
+    /// grid's size. Derived from `grids`, the one list of grids.
+    pub fn scales(&self) -> Vec<usize> {
+        std::iter::once(1).chain(self.grids.iter().map(|g| g.size)).collect()
+    }
+
     /// The finest grid's image size.
     pub fn image_size(&self) -> usize {
-        *self.scales.last().expect("validated: scales is not empty")
+        self.grids.last().map_or(1, |g| g.size)
     }
 
     /// Langevin steps of one CD / PCD chain (see [`Config::cd_steps`]).
@@ -306,28 +306,20 @@ impl Config {
     /// Checks everything a model or a learner relies on, with a message that says what to fix.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |m: String| Err(Error::Config(m));
-        if self.scales.len() < 2 || self.scales[0] != 1 {
-            return bad(format!("scales must start at 1 and name at least one grid, got {:?}", self.scales));
+        let scales = self.scales();
+        if self.grids.is_empty() {
+            return bad("a configuration needs at least one grid".into());
         }
-        for w in self.scales.windows(2) {
+        for w in scales.windows(2) {
             if w[1] <= w[0] || w[1] % w[0] != 0 {
-                return bad(format!("each scale must divide the next and grow, got {:?}", self.scales));
+                return bad(format!("each grid's size must divide the next and grow (after 1), got {scales:?}"));
             }
         }
         if self.image_size() > 512 {
             return bad(format!("the finest grid is {} pixels; at most 512 is supported", self.image_size()));
         }
-        if self.grids.len() != self.scales.len() - 1 {
-            return bad(format!(
-                "{} grid nets for scales {:?}: need one per scale after 1",
-                self.grids.len(),
-                self.scales
-            ));
-        }
-        for (grid, &size) in self.grids.iter().zip(&self.scales[1..]) {
-            if grid.size != size {
-                return bad(format!("grid net for size {} listed where scale {size} is", grid.size));
-            }
+        for grid in &self.grids {
+            let size = grid.size;
             if grid.layers.is_empty() {
                 return bad(format!("grid {size} has no conv layers"));
             }
@@ -471,6 +463,9 @@ impl Config {
 /// Replace the scale list of a configuration, keeping its nets where the sizes match and
 /// using [`generic_layers`] for new sizes.
 pub fn with_scales(mut config: Config, scales: Vec<usize>) -> Result<Config, Error> {
+    if scales.len() < 2 || scales[0] != 1 {
+        return Err(Error::Config(format!("scales must start at 1 and name at least one grid, got {scales:?}")));
+    }
     let widest = config.grids.iter().flat_map(|g| &g.layers).map(|l| l.channels).max().unwrap_or(64);
     let old = std::mem::take(&mut config.grids);
     config.grids = grids_for(&scales, |s| {
@@ -479,7 +474,6 @@ pub fn with_scales(mut config: Config, scales: Vec<usize>) -> Result<Config, Err
             .map(|g| g.layers.clone())
             .unwrap_or_else(|| generic_layers(s, (widest / 8).max(8), widest))
     });
-    config.scales = scales;
     config.validate()?;
     Ok(config)
 }
@@ -536,5 +530,18 @@ mod tests {
         let c = with_scales(Config::small(), vec![1, 4, 16, 32]).unwrap();
         assert_eq!(c.grids[2].size, 32);
         assert_eq!(c.grids[2].feature_size(), 4);
+        assert_eq!(c.scales(), [1, 4, 16, 32]);
+        assert!(with_scales(Config::tiny(), vec![4, 16]).unwrap_err().to_string().contains("start at 1"));
+    }
+
+    #[test]
+    fn the_scales_are_derived_from_the_grids_and_an_older_scales_field_is_ignored() {
+        let json = Config::tiny().to_json();
+        assert!(!json.contains("\"scales\""), "{json}");
+        let older = json.replacen('{', "{\n  \"scales\": [1, 4, 16],", 1);
+        assert_eq!(Config::from_json(&older).unwrap(), Config::tiny());
+        let mut c = Config::tiny();
+        c.grids.swap(0, 1);
+        assert!(c.validate().unwrap_err().to_string().contains("divide"), "sizes must grow");
     }
 }

@@ -63,7 +63,7 @@ pub fn make_mask(kind: MaskKind, n: usize, size: usize, rng: &mut ChaCha8Rng) ->
 /// ([n, 1, s, s], 1 = known). Returns the chain's result at every scale, coarse to fine.
 pub fn recover(learner: &Learner, images: Tensor<4>, known: Tensor<4>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {
     let [n, c, s, _] = images.dims();
-    let scales = &learner.config.scales;
+    let scales = &learner.config.scales();
     let mask = known.expand([n, c, s, s]);
     let sums = pyramid(images * mask.clone(), scales);
     let counts = pyramid(mask, scales);

@@ -47,7 +47,7 @@ pub struct Iteration {
 
 pub struct Learner {
     pub config: Config,
-    /// f_k for every grid above 1×1, in the order of `config.scales[1..]`.
+    /// f_k for every grid above 1×1, in the order of `config.grids`.
     pub nets: Vec<EnergyNet>,
     /// Adam and its per-parameter state.
     pub(crate) optimizer: NetsAdam,
@@ -157,7 +157,7 @@ impl Learner {
         let chains_before = self.persistent.clone();
         self.seed_langevin_noise();
         // 1. The observed pyramid I^(k): block averages of each observed image.
-        let observed = pyramid(observed, &self.config.scales);
+        let observed = pyramid(observed, &self.config.scales());
         // 2. Synthesized images Ĩ^(k): the multi-grid chain from the 1×1 means (or CD / PCD).
         let synthesized = match self.config.method {
             Method::Multigrid => self.multigrid_sampling(observed[0].clone(), on_step),
@@ -200,13 +200,13 @@ impl Learner {
         known: &[Option<Known>],
         on_step: StepHook<'_>,
     ) -> Vec<Tensor<4>> {
-        let scales = &self.config.scales;
         let mut synthesized = vec![start];
-        for (k, net) in self.nets.iter().enumerate() {
+        for (grid_config, net) in self.config.grids.iter().zip(&self.nets) {
             let coarser = synthesized.last().expect("non-empty").clone();
-            let init = up_sample(coarser, scales[k + 1] / scales[k]);
+            let init = up_sample(coarser.clone(), grid_config.size / coarser.dims()[3]);
             let steps = self.config.langevin.steps;
-            let grid = k + 1;
+            // This grid's place among the scales (the 1×1 start is scale 0).
+            let grid = synthesized.len();
             let fixed = known.get(grid).and_then(Option::as_ref);
             let result = langevin(net, init, steps, &self.config.langevin, fixed, &mut |t, x| on_step(grid, t, x));
             synthesized.push(result);
@@ -226,7 +226,7 @@ impl Learner {
         let net = self.nets.last().expect("validated: at least one grid");
         let steps = self.config.cd_steps();
         let result = langevin(net, start, steps, &self.config.langevin, known, &mut |t, x| on_step(finest, t, x));
-        pyramid(result, &self.config.scales)
+        pyramid(result, &self.config.scales())
     }
 
     /// Synthesize images from the model as it was learned: multi-grid sampling for a
@@ -243,7 +243,7 @@ impl Learner {
         }
     }
 
-    /// f_k(I) of images at every scale (`images[k]` at `config.scales[k]`, coarse to fine, as a
+    /// f_k(I) of images at every scale (`images[k]` at `config.scales()[k]`, coarse to fine, as a
     /// chain or a pyramid holds them), one value per image, under each grid's net; the 1×1
     /// scale has no net and is left out (so `energies[k]` is for `images[k + 1]`). Under batch
     /// normalisation an image's energy depends on the batch it is given with.
@@ -251,7 +251,7 @@ impl Learner {
         self.nets.iter().zip(images.iter().skip(1)).map(|(net, x)| net.forward(x.clone())).collect()
     }
 
-    /// f(I) of images at scale `scale` (≥ 1: `config.scales[scale]`) under that grid's net, one
+    /// f(I) of images at scale `scale` (≥ 1: `config.scales()[scale]`) under that grid's net, one
     /// value per image (e.g. a chain's state after some Langevin steps).
     pub fn energy(&self, scale: usize, images: Tensor<4>) -> Result<Tensor<1>> {
         match scale.checked_sub(1).and_then(|k| self.nets.get(k)) {
@@ -308,8 +308,12 @@ impl Learner {
     /// grids at once. The figures are read back first, so a diverged iteration changes nothing.
     async fn update(&mut self, observed: &[Tensor<4>], synthesized: &[Tensor<4>]) -> Result<Vec<GridStats>> {
         let learned = self.learned_grids();
-        let updates: Vec<GridUpdate> = (0..self.nets.len())
-            .map(|k| self.grid_update(k, observed[k + 1].clone(), synthesized[k + 1].clone(), learned.contains(&k)))
+        // Every grid's images, without the 1×1 start (which has no net): grid k is net k.
+        let updates: Vec<GridUpdate> = observed[1..]
+            .iter()
+            .zip(&synthesized[1..])
+            .enumerate()
+            .map(|(k, (obs, syn))| self.grid_update(k, obs.clone(), syn.clone(), learned.contains(&k)))
             .collect();
         self.check_and_apply(updates).await
     }
@@ -375,7 +379,7 @@ impl Learner {
         let mut values = read_all(tensors).await?.into_iter().map(|v| v[0]);
         let mut stats = Vec::new();
         for u in &updates {
-            let size = self.config.scales[u.k + 1];
+            let size = self.config.grids[u.k].size;
             let recon_error = values.next().expect("one value per figure");
             let [loss, energy_observed, energy_synthesized, langevin_gradient] =
                 [(); 4].map(|_| u.learned.as_ref().map(|_| values.next().expect("one value per figure")));

@@ -118,9 +118,9 @@ impl Trainer {
     pub fn set_config(&mut self, json: &str) -> Result<(), JsValue> {
         let config = Config::from_json(json).map_err(js)?;
         let old = &self.learner.config;
-        if config.scales != old.scales || config.grids != old.grids || config.norm != old.norm {
+        if config.grids != old.grids || config.norm != old.norm {
             return Err(js(Error::Config(
-                "scales, layers and normalisation are fixed for a model: reset to change them".into(),
+                "grids, layers and normalisation are fixed for a model: reset to change them".into(),
             )));
         }
         self.learner.set_config(config);
@@ -229,7 +229,7 @@ impl Trainer {
             Ok(observed) => {
                 let picks: Vec<i64> = (0..n).map(|i| (i % self.observed.len()) as i64).collect();
                 let chosen = observed.select(0, Tensor::from_data(TensorData::new(picks, [n]), &self.learner.device()));
-                let shown = crate::pyramid::pyramid(chosen, &self.learner.config.scales);
+                let shown = crate::pyramid::pyramid(chosen, &self.learner.config.scales());
                 (shown[0].clone(), shown)
             }
             Err(_) => (self.learner.starting_colours(n), Vec::new()),
@@ -253,7 +253,7 @@ impl Trainer {
     pub fn show_observed(&mut self, n: usize) -> Result<(), JsValue> {
         let observed = self.observed_tensor()?;
         let n = n.clamp(1, self.observed.len());
-        self.shown_observed = crate::pyramid::pyramid(observed.slice([0..n]), &self.learner.config.scales);
+        self.shown_observed = crate::pyramid::pyramid(observed.slice([0..n]), &self.learner.config.scales());
         Ok(())
     }
 
@@ -301,7 +301,7 @@ impl Trainer {
         let error = read_all(vec![error]).await.map_err(js)?[0][0];
         self.frames = frames;
         self.shown_observed =
-            crate::pyramid::pyramid(original * known.expand([1, 3, size, size]), &self.learner.config.scales);
+            crate::pyramid::pyramid(original * known.expand([1, 3, size, size]), &self.learner.config.scales());
         self.shown_synthesized = chain;
         Ok(error)
     }

@@ -24,7 +24,7 @@ fn energies(learner: &Learner) -> Vec<Vec<f32>> {
     learner
         .nets
         .iter()
-        .zip(&learner.config.scales[1..])
+        .zip(&learner.config.scales()[1..])
         .map(|(net, &s)| values(net.forward(multigrid_ebm::pyramid::resample(x.clone(), s))))
         .collect()
 }

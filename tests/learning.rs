@@ -207,7 +207,7 @@ fn the_langevin_gradient_diagnostic_is_the_norm_of_df_di_at_the_synthesized_imag
 fn energies_per_scale_and_the_nearest_observed_image() {
     let learner = Learner::new(Config::tiny(), 5, &cpu()).unwrap();
     let images = tensor4(pseudo_random(4 * 3 * 16 * 16, 9, 0.0, 255.0), [4, 3, 16, 16]);
-    let chain = multigrid_ebm::pyramid::pyramid(images.clone(), &learner.config.scales);
+    let chain = multigrid_ebm::pyramid::pyramid(images.clone(), &learner.config.scales());
     let energies = learner.energies_per_scale(&chain);
     assert_eq!(energies.len(), learner.nets.len());
     for (k, e) in energies.into_iter().enumerate() {

@@ -63,7 +63,7 @@ fn check(path: &Path) -> Config {
 fn check_committed(file: &str, norm: &str) {
     let config = check(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(file));
     let paper = Config::paper();
-    assert_eq!(config.scales, paper.scales, "{file}: not the paper's grids");
+    assert_eq!(config.scales(), paper.scales(), "{file}: not the paper's grids");
     assert_eq!(
         config.grids.iter().map(shape).collect::<Vec<_>>(),
         paper.grids.iter().map(shape).collect::<Vec<_>>(),

@@ -139,7 +139,8 @@ function info(): ModelInfo {
     adapter: t.backend() === 'webgpu' ? adapterName : null,
     fallbackReason,
     config: t.configJson(),
-    scales: config.scales,
+    // The scales are derived from the grids (Config::scales): 1, then every grid's size.
+    scales: [1, ...config.grids.map((g: { size: number }) => g.size)],
     iteration: Number(t.iteration()),
     imageCount: t.imageCount(),
     warning: t.takeWarning() ?? null,

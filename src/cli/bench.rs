@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     };
     let grids = match &args.grids {
         Some(list) => parse_list(list, "grids")?,
-        None => config.scales[1..].to_vec(),
+        None => config.scales()[1..].to_vec(),
     };
     let batches = parse_list(&args.batch, "batch")?;
     let device = args.device.create()?;

@@ -36,13 +36,13 @@ pub fn energy(args: EnergyArgs) -> Result<(), Error> {
     let set = load_images(&args.data, config.image_size())?;
     let images = set.to_tensor(&learner.device());
     let grids: Vec<usize> = match args.grid {
-        Some(s) if config.scales[1..].contains(&s) => vec![s],
-        Some(s) => return Err(Error::Config(format!("--grid {s}: the model's grids are {:?}", &config.scales[1..]))),
-        None => config.scales[1..].to_vec(),
+        Some(s) if config.scales()[1..].contains(&s) => vec![s],
+        Some(s) => return Err(Error::Config(format!("--grid {s}: the model's grids are {:?}", &config.scales()[1..]))),
+        None => config.scales()[1..].to_vec(),
     };
     let mut out = serde_json::Map::new();
     for size in grids {
-        let k = config.scales[1..].iter().position(|&s| s == size).expect("checked above");
+        let k = config.grids.iter().position(|g| g.size == size).expect("checked above");
         let f = block_on(read(learner.nets[k].forward(resample(images.clone(), size))))?;
         out.insert(format!("grid{size}"), serde_json::json!(f));
     }
@@ -94,12 +94,12 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
     }
     let (synthesized, scales) = match &args.images {
         Some(dir) => {
-            let scales = multigrid_ebm::Config::small().scales;
+            let scales = multigrid_ebm::Config::small().scales();
             (load_images(dir, *scales.last().expect("non-empty"))?, scales)
         }
         None => {
             let mut learner = args.model.load(&args.device.create()?)?;
-            (synthesize(&mut learner, args.n, args.seed)?, learner.config.scales.clone())
+            (synthesize(&mut learner, args.n, args.seed)?, learner.config.scales())
         }
     };
     let size = synthesized.size;

@@ -136,7 +136,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         config.image_size(),
         data_dir.display(),
         config.grids.len(),
-        config.scales,
+        config.scales(),
         config.parameter_count(),
         config.method.name(),
         config.langevin.steps,
