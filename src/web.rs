@@ -328,10 +328,10 @@ impl Trainer {
     }
 
     /// The observed image nearest (mean squared difference) to synthesized image `index` at
-    /// scale `scale`, both at that scale: `{index, name, rms, rgba}` (rms in grey levels), or
-    /// null when there are no observed images in the page.
+    /// scale `scale`, both at that scale, or `undefined` when there are no observed images in
+    /// the page.
     #[wasm_bindgen(js_name = nearestObserved)]
-    pub async fn nearest_observed(&mut self, scale: usize, index: usize) -> Result<JsValue, JsValue> {
+    pub async fn nearest_observed(&mut self, scale: usize, index: usize) -> Result<Option<NearestObserved>, JsValue> {
         let Some(synthesized) = self.shown_synthesized.get(scale).cloned() else {
             return Err(js(Error::Config(format!("no synthesized images at scale {scale}"))));
         };
@@ -339,23 +339,19 @@ impl Trainer {
         if index >= n {
             return Err(js(Error::Config(format!("image {index} of {n}"))));
         }
-        let Ok(observed) = self.observed_tensor() else { return Ok(JsValue::NULL) };
+        let Ok(observed) = self.observed_tensor() else { return Ok(None) };
         let set = crate::pyramid::resample(observed, size);
         let distances = crate::pyramid::squared_distances(set.clone(), synthesized.slice(index..index + 1));
         let distances = read_all(vec![distances]).await.map_err(js)?.remove(0);
         let (nearest, d) =
             distances.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).expect("observed images are not empty");
-        let rgba = rgba_arrays(&[set.slice(nearest..nearest + 1)]).await?.get(0);
-        let o = js_sys::Object::new();
-        for (key, value) in [
-            ("index", JsValue::from(nearest as u32)),
-            ("name", JsValue::from(self.observed.names[nearest].as_str())),
-            ("rms", JsValue::from(d.sqrt())),
-            ("rgba", rgba),
-        ] {
-            js_sys::Reflect::set(&o, &key.into(), &value).expect("plain object");
-        }
-        Ok(o.into())
+        let rgba = rgba_vecs(&[set.slice(nearest..nearest + 1)]).await?.remove(0);
+        Ok(Some(NearestObserved {
+            index: nearest as u32,
+            name: self.observed.names[nearest].clone(),
+            rms: d.sqrt(),
+            rgba,
+        }))
     }
 
     fn shown(&self, which: &str) -> Result<&[Tensor<4>], JsValue> {
@@ -383,20 +379,17 @@ impl Trainer {
         Ok(out)
     }
 
-    /// The kept Langevin frames: an array of {grid, step, rgba}.
+    /// The kept Langevin frames, in the order they were kept.
     #[wasm_bindgen(js_name = readFrames)]
-    pub async fn read_frames(&self) -> Result<Array, JsValue> {
+    pub async fn read_frames(&self) -> Result<Vec<LangevinFrame>, JsValue> {
         let tensors: Vec<Tensor<4>> = self.frames.iter().map(|(_, _, t)| t.clone()).collect();
-        let arrays = rgba_arrays(&tensors).await?;
-        let out = Array::new();
-        for ((grid, step, _), rgba) in self.frames.iter().zip(arrays.iter()) {
-            let o = js_sys::Object::new();
-            js_sys::Reflect::set(&o, &"grid".into(), &(*grid as u32).into()).expect("plain object");
-            js_sys::Reflect::set(&o, &"step".into(), &(*step as u32).into()).expect("plain object");
-            js_sys::Reflect::set(&o, &"rgba".into(), &rgba).expect("plain object");
-            out.push(&o);
-        }
-        Ok(out)
+        let rgba = rgba_vecs(&tensors).await?;
+        Ok(self
+            .frames
+            .iter()
+            .zip(rgba)
+            .map(|((grid, step, _), rgba)| LangevinFrame { grid: *grid as u32, step: *step as u32, rgba })
+            .collect())
     }
 
     /// The model as checkpoint bytes (.bpk), Adam state included, read back asynchronously.
@@ -414,14 +407,41 @@ impl Trainer {
     }
 }
 
-async fn rgba_arrays(images: &[Tensor<4>]) -> Result<Array, JsValue> {
+/// RGBA bytes of each tensor ([n, 3, s, s] → n × s × s × 4), read back in one transaction.
+async fn rgba_vecs(images: &[Tensor<4>]) -> Result<Vec<Vec<u8>>, JsValue> {
     let values = read_all(images.to_vec()).await.map_err(js)?;
-    let out = Array::new();
-    for (t, v) in images.iter().zip(values) {
-        let [n, _, s, _] = t.dims();
-        out.push(&Uint8Array::from(mosaic::to_rgba(&v, n, s).as_slice()));
-    }
-    Ok(out)
+    Ok(images
+        .iter()
+        .zip(values)
+        .map(|(t, v)| {
+            let [n, _, s, _] = t.dims();
+            mosaic::to_rgba(&v, n, s)
+        })
+        .collect())
+}
+
+async fn rgba_arrays(images: &[Tensor<4>]) -> Result<Array, JsValue> {
+    Ok(rgba_vecs(images).await?.iter().map(|rgba| JsValue::from(Uint8Array::from(rgba.as_slice()))).collect())
+}
+
+/// A kept Langevin frame ([`Trainer::read_frames`]): its grid (index into the scales), the step
+/// after which it was kept, and the batch's RGBA at that grid. wasm-bindgen declares it for
+/// TypeScript (the page's `Frame` is this shape).
+#[wasm_bindgen(getter_with_clone)]
+pub struct LangevinFrame {
+    pub grid: u32,
+    pub step: u32,
+    pub rgba: Vec<u8>,
+}
+
+/// The observed image nearest a synthesized one ([`Trainer::nearest_observed`]): its index and
+/// name, the root mean squared difference in grey levels, and its RGBA at that grid.
+#[wasm_bindgen(getter_with_clone)]
+pub struct NearestObserved {
+    pub index: u32,
+    pub name: String,
+    pub rms: f32,
+    pub rgba: Vec<u8>,
 }
 
 fn stats_json(iteration: u64, grids: &[GridStats]) -> String {

@@ -49,7 +49,9 @@ async fn learn_and_round_trip(backend: &str) {
         assert_eq!(rgba.length() as usize, 8 * s * s * 4, "{backend}: grid {s}");
     }
     let frames = t.read_frames().await.map_err(JsValue::from).unwrap();
-    assert_eq!(frames.length(), 4, "{backend}: T = 10, a frame every 5 steps, 2 grids");
+    assert_eq!(frames.len(), 4, "{backend}: T = 10, a frame every 5 steps, 2 grids");
+    assert_eq!((frames[0].grid, frames[0].step, frames[0].rgba.len()), (1, 4, 8 * 4 * 4 * 4), "{backend}: grid 4");
+    assert_eq!((frames[3].grid, frames[3].step, frames[3].rgba.len()), (2, 9, 8 * 16 * 16 * 4), "{backend}: grid 16");
 
     // Export → import: same samples from the same seed.
     let bytes = t.export_weights().await.map_err(JsValue::from).unwrap().to_vec();

@@ -7,6 +7,7 @@ import type { GridStats } from './generated/GridStats';
 import type { Method } from './generated/Method';
 import type { Overrides as LibraryOverrides } from './generated/Overrides';
 import type { Row } from './generated/Row';
+import type { LangevinFrame, NearestObserved } from './pkg/multigrid_ebm.js';
 
 export type { GridStats, LibraryOverrides, Method };
 
@@ -26,11 +27,9 @@ export interface GridImages {
   rgba: Uint8Array;
 }
 
-export interface Frame {
-  grid: number;
-  step: number;
-  rgba: Uint8Array;
-}
+/** A kept Langevin frame: the wasm API's `LangevinFrame` (declared by wasm-bindgen from the Rust
+ *  struct), as a plain object that crosses postMessage. */
+export type Frame = Pick<LangevinFrame, 'grid' | 'step' | 'rgba'>;
 
 export interface ModelInfo {
   backend: 'cpu' | 'webgpu';
@@ -71,15 +70,9 @@ export type Request =
   | { kind: 'nearest'; scale: number; index: number }
   | { kind: 'frame-energies' };
 
-/** The observed image nearest to a synthesized one at its grid (`Trainer.nearestObserved`). */
-export interface Nearest {
-  index: number;
-  name: string;
-  /** Root mean squared difference, in grey levels (of 255). */
-  rms: number;
-  /** The observed image at that grid (size² × 4 bytes). */
-  rgba: Uint8Array;
-}
+/** The observed image nearest a synthesized one: the wasm API's `NearestObserved`, as a plain
+ *  object (rms in grey levels; rgba: the observed image at that grid, size² × 4 bytes). */
+export type Nearest = Pick<NearestObserved, 'index' | 'name' | 'rms' | 'rgba'>;
 
 export interface Replies {
   start: ModelInfo;

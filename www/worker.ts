@@ -244,7 +244,11 @@ async function readImages(which: 'observed' | 'synthesized'): Promise<GridImages
 }
 
 async function readFrames(): Promise<Frame[]> {
-  return ((await trainer!.readFrames()) as { grid: number; step: number; rgba: Uint8Array }[]).map((f) => ({ ...f }));
+  return (await trainer!.readFrames()).map((f) => {
+    const frame: Frame = { grid: f.grid, step: f.step, rgba: f.rgba };
+    f.free();
+    return frame;
+  });
 }
 
 function messageOf(e: unknown): string {
@@ -336,8 +340,10 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
     case 'frame-energies':
       return { energies: ((await trainer!.frameEnergies()) as Float32Array[]).map((values) => Array.from(values)), shown };
     case 'nearest': {
-      const found = (await trainer!.nearestObserved(request.scale, request.index)) as Nearest | null;
-      return { nearest: found ? { index: found.index, name: found.name, rms: found.rms, rgba: found.rgba } : null, shown };
+      const found = await trainer!.nearestObserved(request.scale, request.index);
+      const nearest: Nearest | null = found ? { index: found.index, name: found.name, rms: found.rms, rgba: found.rgba } : null;
+      found?.free();
+      return { nearest, shown };
     }
   }
 }
