@@ -267,8 +267,8 @@ impl Learner {
         match &self.colours {
             Some(colours) => {
                 let m = colours.dims()[0];
-                let picks: Vec<i64> = (0..n).map(|_| self.rng.random_range(0..m) as i64).collect();
-                colours.clone().select(0, Tensor::from_data(TensorData::new(picks, [n]), &device))
+                let picks: Vec<usize> = (0..n).map(|_| self.rng.random_range(0..m)).collect();
+                rows(colours, &picks)
             }
             None => Tensor::full([n, 3, 1, 1], 127.5, &device),
         }
@@ -283,9 +283,16 @@ impl Learner {
 
     /// A batch of the observed images for one learning iteration (see [`Learner::batch_indices`]).
     pub fn pick_batch(&mut self, observed: &Tensor<4>) -> Tensor<4> {
-        let picks: Vec<i64> = self.batch_indices(observed.dims()[0]).into_iter().map(|i| i as i64).collect();
-        let n = picks.len();
-        observed.clone().select(0, Tensor::from_data(TensorData::new(picks, [n]), &self.device()))
+        rows(observed, &self.batch_indices(observed.dims()[0]))
+    }
+
+    /// Where `n` sampling chains start when observed images are at hand: chain i from observed
+    /// image i (the first n, cycling), so each sample can be shown under the image it started
+    /// from. Returns those images' pyramid, coarse to fine; its 1×1 scale is the chains' start.
+    pub fn observed_starts(&self, observed: &Tensor<4>, n: usize) -> Vec<Tensor<4>> {
+        let m = observed.dims()[0];
+        let picks: Vec<usize> = (0..n).map(|i| i % m).collect();
+        pyramid(rows(observed, &picks), &self.config.scales())
     }
 
     /// Draw `n` indices of a batch from a set of `len` images (without replacement while the
@@ -432,4 +439,10 @@ struct LearnedFigures {
     energy_observed: Tensor<1>,
     energy_synthesized: Tensor<1>,
     langevin_gradient: Tensor<1>,
+}
+
+/// The images of `images` at `indices` (in that order, repeats allowed).
+fn rows(images: &Tensor<4>, indices: &[usize]) -> Tensor<4> {
+    let picks: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    images.clone().select(0, Tensor::from_data(TensorData::new(picks, [indices.len()]), &images.device()))
 }

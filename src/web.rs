@@ -225,14 +225,12 @@ impl Trainer {
         // first n, cycling), so the observed row above a sample is the image it started from.
         // Otherwise it starts from the stored colours of the model's training images, which
         // are not here: no observed row is shown.
-        let (start, observed) = match self.observed_tensor() {
-            Ok(observed) => {
-                let picks: Vec<i64> = (0..n).map(|i| (i % self.observed.len()) as i64).collect();
-                let chosen = observed.select(0, Tensor::from_data(TensorData::new(picks, [n]), &self.learner.device()));
-                let shown = crate::pyramid::pyramid(chosen, &self.learner.config.scales());
-                (shown[0].clone(), shown)
-            }
-            Err(_) => (self.learner.starting_colours(n), Vec::new()),
+        let (start, observed) = if self.observed.is_empty() {
+            (self.learner.starting_colours(n), Vec::new())
+        } else {
+            let observed = self.observed_tensor()?;
+            let shown = self.learner.observed_starts(&observed, n);
+            (shown[0].clone(), shown)
         };
         let mut frames = Vec::new();
         let chain = self.learner.sample(start, &mut |grid, step, x| {
@@ -339,7 +337,10 @@ impl Trainer {
         if index >= n {
             return Err(js(Error::Config(format!("image {index} of {n}"))));
         }
-        let Ok(observed) = self.observed_tensor() else { return Ok(None) };
+        if self.observed.is_empty() {
+            return Ok(None);
+        }
+        let observed = self.observed_tensor()?;
         let set = crate::pyramid::resample(observed, size);
         let distances = crate::pyramid::squared_distances(set.clone(), synthesized.slice(index..index + 1));
         let distances = read_all(vec![distances]).await.map_err(js)?.remove(0);

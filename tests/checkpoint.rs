@@ -57,14 +57,6 @@ fn same_seed_gives_identical_checkpoints_and_another_seed_does_not() {
     assert!(a != c, "different seeds, same bytes");
 }
 
-fn checkpoint_error(bytes: &[u8]) -> String {
-    match from_bytes(bytes, &cpu()) {
-        Err(Error::Checkpoint(m)) => m,
-        Err(e) => panic!("expected a checkpoint error, got {e}"),
-        Ok(_) => panic!("a bad checkpoint was accepted"),
-    }
-}
-
 #[test]
 fn truncated_random_and_foreign_files_give_clear_errors() {
     let bytes = block_on(to_bytes(&trained(1, 1), true)).unwrap();

@@ -8,7 +8,7 @@ use common::*;
 use multigrid_ebm::checkpoint::{from_bytes, to_bytes};
 use multigrid_ebm::device::block_on;
 use multigrid_ebm::integrity;
-use multigrid_ebm::{Config, Error, Learner};
+use multigrid_ebm::{Config, Learner};
 
 /// A tiny model that has seen 8 images (so its checkpoint stores their colours).
 fn learner() -> Learner {
@@ -37,14 +37,6 @@ fn with_tensor(learner: &Learner, name: &str, shape: Vec<usize>, values: &[f32])
         writer = writer.with_metadata(k, v);
     }
     integrity::seal(writer.into_bytes().unwrap().to_vec()).unwrap()
-}
-
-fn checkpoint_error(bytes: &[u8]) -> String {
-    match from_bytes(bytes, &cpu()) {
-        Err(Error::Checkpoint(m)) => m,
-        Err(e) => panic!("expected a checkpoint error, got {e}"),
-        Ok(_) => panic!("a bad checkpoint was accepted"),
-    }
 }
 
 /// What the `checkpoint` target asserts after every load: sampling can start from the stored

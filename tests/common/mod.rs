@@ -84,3 +84,12 @@ pub fn mutants(bytes: &[u8], count: usize, seed: u64) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+/// The message of the checkpoint error that loading `bytes` gives (panics on anything else).
+pub fn checkpoint_error(bytes: &[u8]) -> String {
+    match multigrid_ebm::checkpoint::from_bytes(bytes, &cpu()) {
+        Err(multigrid_ebm::Error::Checkpoint(m)) => m,
+        Err(e) => panic!("expected a checkpoint error, got {e}"),
+        Ok(_) => panic!("a bad checkpoint was accepted"),
+    }
+}
