@@ -136,6 +136,11 @@ impl Trainer {
         self.observed.len()
     }
 
+    /// The scales, coarse to fine: 1, then every grid's size ([`Config::scales`]).
+    pub fn scales(&self) -> Vec<u32> {
+        self.learner.config.scales().into_iter().map(|s| s as u32).collect()
+    }
+
     /// The finest grid's size: images are centre-cropped and resized to it.
     #[wasm_bindgen(js_name = imageSize)]
     pub fn image_size(&self) -> usize {

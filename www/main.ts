@@ -393,10 +393,15 @@ async function addImagesNow(files: NamedBlob[]) {
   }
 }
 
-/** The bundled images of the chosen dataset (none for "your own"). */
-async function loadBundled() {
-  const dataset = url.dataset === 'own' ? 'textures' : url.dataset;
-  if (url.dataset === 'own' && addedFiles.length === 0 && !bundledRequested) {
+/** The bundled dataset that goes with the chosen one ("your own" falls back to the textures). */
+function bundledDataset(): Dataset {
+  return url.dataset === 'own' ? 'textures' : url.dataset;
+}
+
+/** The bundled images of the chosen dataset; for "your own", only when asked for (the button). */
+async function loadBundled(asked = false) {
+  const dataset = bundledDataset();
+  if (url.dataset === 'own' && !asked) {
     message('Drop your own images or folders anywhere on the page (or press “Bundled images”).');
     return;
   }
@@ -406,7 +411,6 @@ async function loadBundled() {
     message(`The bundled ${dataset} could not be loaded: ${e instanceof Error ? e.message : e}`, 'error');
   }
 }
-let bundledRequested = false;
 
 async function clearImages() {
   setPlaying(false);
@@ -478,10 +482,7 @@ function bindControls() {
     await addImages(Array.from(input.files ?? []).map((f) => ({ name: f.name, blob: f })));
     input.value = '';
   });
-  $('use-bundled').onclick = () => {
-    bundledRequested = true;
-    void loadBundled();
-  };
+  $('use-bundled').onclick = () => void loadBundled(true);
   ($('dataset') as HTMLSelectElement).value = url.dataset;
   $('dataset').addEventListener('change', (e) => void chooseDataset((e.target as HTMLSelectElement).value));
   $('clear-images').onclick = () => void clearImages();
@@ -609,7 +610,7 @@ async function boot() {
   status(weights ? (shown ?? '') : `ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   enableModelControls(true);
   await offerResume();
-  inpaint.start(url.dataset === 'own' ? 'textures' : url.dataset);
+  inpaint.start(bundledDataset());
   if ('serviceWorker' in navigator && import.meta.env.PROD) {
     navigator.serviceWorker.register(new URL('sw.js', document.baseURI)).catch(() => undefined);
   }

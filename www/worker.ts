@@ -133,14 +133,12 @@ function restoreImages(t: Trainer) {
 
 function info(): ModelInfo {
   const t = trainer!;
-  const config = JSON.parse(t.configJson());
   return {
     backend: t.backend() as 'cpu' | 'webgpu',
     adapter: t.backend() === 'webgpu' ? adapterName : null,
     fallbackReason,
     config: t.configJson(),
-    // The scales are derived from the grids (Config::scales): 1, then every grid's size.
-    scales: [1, ...config.grids.map((g: { size: number }) => g.size)],
+    scales: Array.from(t.scales()),
     iteration: Number(t.iteration()),
     imageCount: t.imageCount(),
     warning: t.takeWarning() ?? null,
