@@ -153,6 +153,16 @@ pub struct Config {
     /// budget, T × (number of grids), so the methods are compared at equal cost in steps.
     #[serde(default)]
     pub cd_steps: Option<usize>,
+    /// α of an energy-magnitude penalty added to every learned grid's loss,
+    /// α·(mean f(observed)² + mean f(synthesized)²) (Du & Mordatch 2019): it keeps the energies'
+    /// scale, which nothing else pins, from running away in long runs. 0 (the default, and what
+    /// files without the field get) is the paper's loss.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub energy_penalty: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// The most trainable parameters a configuration may ask for (400 MB of float32 weights, about
@@ -214,6 +224,7 @@ impl Config {
             batch_size: 100,
             method: Method::Multigrid,
             cd_steps: None,
+            energy_penalty: 0.0,
         }
     }
 
@@ -361,6 +372,9 @@ impl Config {
         if !valid {
             return bad(format!("Adam needs lr > 0, 0 ≤ β < 1 and a finite ε ≥ 0, got {o:?}"));
         }
+        if !(self.energy_penalty.is_finite() && self.energy_penalty >= 0.0) {
+            return bad(format!("the energy penalty α must be finite and ≥ 0, got {}", self.energy_penalty));
+        }
         if self.batch_size == 0 || self.batch_size > 4096 {
             return bad(format!("batch size must be 1..=4096, got {}", self.batch_size));
         }
@@ -420,6 +434,8 @@ pub struct Overrides {
     /// Langevin noise on or off.
     pub noise: Option<bool>,
     pub norm: Option<Norm>,
+    /// α of the energy-magnitude penalty ([`Config::energy_penalty`]).
+    pub energy_penalty: Option<f64>,
 }
 
 impl Overrides {
@@ -454,6 +470,9 @@ impl Config {
         }
         if let Some(n) = o.norm {
             c.norm = n;
+        }
+        if let Some(a) = o.energy_penalty {
+            c.energy_penalty = a;
         }
         c.validate()?;
         Ok(c)

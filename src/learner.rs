@@ -340,12 +340,22 @@ impl Learner {
         }
         // The synthesized images are a tracked leaf: the same backward pass that gives the
         // parameters' gradients gives ∂ mean f(Ĩ)/∂Ĩ = (∂f/∂Ĩ)/n, the Langevin gradient.
-        let leaf = synthesized.autodiff().require_grad();
-        let (f_obs, f_syn) = self.energies(k, observed.autodiff(), leaf.clone());
+        let leaf = synthesized.clone().autodiff().require_grad();
+        let (f_obs_each, f_syn_each) = self.energies(k, observed.autodiff(), leaf.clone());
         let [n, c, h, w] = leaf.dims();
-        let (f_obs, f_syn) = (f_obs.mean(), f_syn.mean());
+        let (f_obs, f_syn) = (f_obs_each.clone().mean(), f_syn_each.mean());
         let loss = f_syn.clone() - f_obs.clone();
-        let grads = loss.clone().backward();
+        let alpha = self.config.energy_penalty;
+        let grads = if alpha > 0.0 {
+            // α·(mean f(obs)² + mean f(syn)²), with the synthesized energies from a pass of
+            // their own, so that the leaf's gradient stays the Langevin gradient of f alone.
+            let f_syn_again = self.nets[k].forward(synthesized.autodiff());
+            let square_mean = |f: Tensor<1>| (f.clone() * f).mean();
+            let penalty = (square_mean(f_obs_each) + square_mean(f_syn_again)) * alpha;
+            (loss.clone() + penalty).backward()
+        } else {
+            loss.clone().backward()
+        };
         let g = leaf.grad(&grads).expect("the synthesized images are a tracked leaf") * n as f64;
         let langevin_gradient = (g.clone() * g).reshape([n, c * h * w]).sum_dim(1).sqrt().mean();
         let figures = LearnedFigures {

@@ -20,6 +20,28 @@ use crate::{Error, checkpoint, mosaic};
 #[cfg(target_feature = "atomics")]
 pub use wasm_bindgen_rayon::init_thread_pool;
 
+/// Run `work` to completion on the CPU backend's thread pool in the threaded build
+/// ([`device::on_pool`]), and in place otherwise.
+async fn on_pool<T: Send, F: Future<Output = T>>(work: impl FnOnce() -> F + Send) -> T {
+    #[cfg(target_feature = "atomics")]
+    return device::on_pool(|| device::block_on(work()));
+    #[cfg(not(target_feature = "atomics"))]
+    work().await
+}
+
+/// Langevin frames kept by a call: (grid index, step, images).
+type Frames = Vec<(usize, usize, Tensor<4>)>;
+
+/// A step hook that keeps the chain's images after every `every`-th Langevin step (none when
+/// `every` is 0), for [`Trainer::read_frames`].
+fn keep_frames(every: usize, frames: &mut Frames) -> impl FnMut(usize, usize, &Tensor<4>) + Send + '_ {
+    move |grid, step, x| {
+        if every > 0 && (step + 1) % every == 0 {
+            frames.push((grid, step, x.clone()));
+        }
+    }
+}
+
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
@@ -42,8 +64,8 @@ pub struct Trainer {
     /// Images of the last iteration or sample, one tensor per scale (coarse to fine).
     shown_observed: Vec<Tensor<4>>,
     shown_synthesized: Vec<Tensor<4>>,
-    /// Langevin frames of the last call: (grid index, step, images).
-    frames: Vec<(usize, usize, Tensor<4>)>,
+    /// Langevin frames of the last call.
+    frames: Frames,
     backend: String,
     /// Said once about the model's file, e.g. that it carried no checksum.
     warning: Option<String>,
@@ -198,12 +220,8 @@ impl Trainer {
         let batch = self.learner.pick_batch(&observed);
         let mut frames = Vec::new();
         let guard = self.guard.get_or_insert_with(|| Guard::new(&self.learner, Rule::default()));
-        let guarded = guard
-            .learn(&mut self.learner, batch, &mut |grid, step, x| {
-                if frame_every > 0 && (step + 1) % frame_every == 0 {
-                    frames.push((grid, step, x.clone()));
-                }
-            })
+        let (learner, kept) = (&mut self.learner, &mut frames);
+        let guarded = on_pool(|| async move { guard.learn(learner, batch, &mut keep_frames(frame_every, kept)).await })
             .await
             .map_err(js)?;
         match guarded {
@@ -238,13 +256,14 @@ impl Trainer {
             (shown[0].clone(), shown)
         };
         let mut frames = Vec::new();
-        let chain = self.learner.sample(start, &mut |grid, step, x| {
-            if frame_every > 0 && (step + 1) % frame_every == 0 {
-                frames.push((grid, step, x.clone()));
-            }
-        });
-        // Wait for the chain here, so that the caller's next readback is quick.
-        read_all(vec![chain.last().expect("non-empty").clone().sum()]).await.map_err(js)?;
+        let (learner, kept) = (&mut self.learner, &mut frames);
+        let chain = on_pool(|| async {
+            let chain = learner.sample(start, &mut keep_frames(frame_every, kept));
+            // Wait for the chain here, so that the caller's next readback is quick.
+            read_all(vec![chain.last().expect("non-empty").clone().sum()]).await.map(|_| chain)
+        })
+        .await
+        .map_err(js)?;
         self.frames = frames;
         self.shown_observed = observed;
         self.shown_synthesized = chain;
@@ -294,14 +313,19 @@ impl Trainer {
         let original = device::images_tensor(image, 1, size, &device);
         let known = Tensor::<4>::from_data(TensorData::new(known, [1, 1, size, size]), &device);
         let mut frames = Vec::new();
-        let chain = crate::inpaint::recover(&self.learner, original.clone(), known.clone(), &mut |grid, step, x| {
-            if frame_every > 0 && (step + 1) % frame_every == 0 {
-                frames.push((grid, step, x.clone()));
-            }
-        });
-        let error =
-            crate::inpaint::occluded_error(chain.last().expect("non-empty").clone(), original.clone(), known.clone());
-        let error = read_all(vec![error]).await.map_err(js)?[0][0];
+        let (learner, kept) = (&self.learner, &mut frames);
+        let (chain, error) = on_pool(|| async {
+            let chain =
+                crate::inpaint::recover(learner, original.clone(), known.clone(), &mut keep_frames(frame_every, kept));
+            let error = crate::inpaint::occluded_error(
+                chain.last().expect("non-empty").clone(),
+                original.clone(),
+                known.clone(),
+            );
+            read_all(vec![error]).await.map(|e| (chain, e[0][0]))
+        })
+        .await
+        .map_err(js)?;
         self.frames = frames;
         self.shown_observed =
             crate::pyramid::pyramid(original * known.expand([1, 3, size, size]), &self.learner.config.scales());
@@ -475,7 +499,7 @@ pub fn checked_image_dimensions(bytes: &[u8]) -> Result<Vec<u32>, JsValue> {
 pub async fn bench(preset: &str, grid: usize, batch: usize, reps: usize, backend: &str) -> Result<String, JsValue> {
     let config = Config::preset(preset).map_err(js)?;
     let device = create_device(backend).await?;
-    let row = crate::bench::time_grid(&config, grid, batch, reps, &device).await.map_err(js)?;
+    let row = on_pool(|| crate::bench::time_grid(&config, grid, batch, reps, &device)).await.map_err(js)?;
     Ok(serde_json::to_string(&row).expect("plain data"))
 }
 

@@ -126,3 +126,46 @@ fn tiling_edge_cases_match_the_direct_convolution() {
     // A pointwise convolution (flex's own 1×1 path forward, the patched passes backward).
     case([2, 3, 5, 5], [2, 3, 1, 1], 1, [(0, 0), (0, 0)], 1, 1);
 }
+
+/// The forward values and the gradients of Σ y·r with respect to x and w, computed on a rayon
+/// pool of `threads` threads.
+fn on_threads(threads: usize, x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>) -> [Vec<f32>; 3] {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool");
+    pool.install(|| {
+        let device = cpu().autodiff();
+        let tensor = |shape: [usize; 4], seed| {
+            Tensor::<4>::from_data(
+                TensorData::new(pseudo_random(shape.iter().product(), seed, -1.0, 1.0), shape),
+                &device,
+            )
+        };
+        let (xt, wt) = (tensor(x, 1).require_grad(), tensor(w, 2).require_grad());
+        let y = conv2d(xt.clone(), wt.clone(), None, options.clone());
+        let r = tensor(y.dims(), 3);
+        let grads = (y.clone() * r).sum().backward();
+        [values(y.inner()), values(xt.grad(&grads).unwrap()), values(wt.grad(&grads).unwrap())]
+    })
+}
+
+/// Convolutions of over a million multiply-adds are split over the pool's threads (smaller ones
+/// stay on one thread, where the cases above run): on three threads, with a batch that does not
+/// divide evenly into tasks, they give what they give on one.
+#[test]
+fn large_convolutions_on_three_threads_match_one_thread() {
+    let cases = [
+        // Grid 64's first layer of the small preset (29M multiply-adds), batch 9.
+        ([9, 16, 32, 32], [32, 16, 5, 5], ConvOptions::new([2, 2], [2, 2], [1, 1], 1)),
+        // Many small images per tile (21M).
+        ([7, 64, 8, 8], [96, 64, 3, 3], ConvOptions::new([1, 1], [1, 1], [1, 1], 1)),
+    ];
+    for (x, w, options) in cases {
+        let (one, three) = (on_threads(1, x, w, &options), on_threads(3, x, w, &options));
+        for (what, (a, b)) in ["y", "dx", "dw"].iter().zip(one.iter().zip(&three)) {
+            assert_eq!(a.len(), b.len(), "x {x:?} w {w:?}: {what} length");
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (i, (p, q)) in a.iter().zip(b).enumerate() {
+                assert!((p - q).abs() <= 1e-5 * scale, "x {x:?} w {w:?}: {what}[{i}] = {q} on 3 threads, {p} on 1");
+            }
+        }
+    }
+}

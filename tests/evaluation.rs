@@ -6,7 +6,7 @@ mod common;
 use burn::prelude::*;
 use common::*;
 use multigrid_ebm::data::{ImageSet, load_folder};
-use multigrid_ebm::eval::evaluate;
+use multigrid_ebm::eval::{FLAT_STD, evaluate, flat_share, pixel_std};
 use multigrid_ebm::inpaint::{MaskKind, make_mask, occluded_error, recover};
 use multigrid_ebm::{Config, Learner};
 use rand::SeedableRng;
@@ -41,6 +41,29 @@ fn identical_sets_score_about_zero_and_noise_scores_high() {
     println!("two halves of the training set: SWD {:.1}", halves.swd_mean);
     assert!(halves.swd_mean > 0.0 && halves.swd_mean * 3.0 < far.swd_mean);
     assert!(far.nn_ratio.unwrap() > 1.5, "noise is not near the training images: {:?}", far.nn_ratio);
+}
+
+/// Flat images (one colour, or a faint gradient) count as flat, noise and most of the bundled
+/// textures do not.
+#[test]
+fn flat_images_are_counted() {
+    let mut set = ImageSet::new(64);
+    set.push("orange".into(), [230.0, 120.0, 30.0].iter().flat_map(|&c| vec![c; 64 * 64]).collect());
+    set.push("faint".into(), (0..3 * 64 * 64).map(|i| 100.0 + (i % 64) as f32 * 0.2).collect());
+    let flats = set.len();
+    for (i, image) in noise(2).pixels.chunks(3 * 64 * 64).enumerate() {
+        set.push(format!("noise {i}"), image.to_vec());
+    }
+    let std = pixel_std(&set);
+    println!("pixel std: {std:?}");
+    assert!(std[..flats].iter().all(|&s| s < FLAT_STD) && std[flats..].iter().all(|&s| s > 50.0), "{std:?}");
+    assert_eq!(flat_share(&set), 0.5);
+    let held_out = textures("held-out");
+    let m = evaluate(&held_out, &held_out, None, &[1, 4, 16, 64], 0);
+    println!("held-out textures: {:.1}% flat", 100.0 * m.held_out_flat_share);
+    assert_eq!(m.flat_share, m.held_out_flat_share);
+    // 6 of the 36 held-out crops are smooth (dark sky, petals).
+    assert!(m.held_out_flat_share < 0.25, "the real textures are mostly flat? {}", m.held_out_flat_share);
 }
 
 fn split(set: &ImageSet) -> (ImageSet, ImageSet) {

@@ -24,7 +24,8 @@ Prints a summary, then the JSON object (read by \`bench cpu\`).
 --thread-scaling: the wasm CPU backend on one thread against every core (the page cross-origin
 isolated), in --rounds alternating fresh browsers: training it/s of the \`small\` preset (Train
 pressed for --seconds after a warm-up of 3 iterations) and one paper grid's ops (grid 64, batch
-16); medians. Prints a table, then the JSON object.
+16); medians. Then once on WebGPU where the browser has an adapter (at least two iterations; one
+repetition of the ops). Prints a table, then the JSON object.
 
 --gpu-calls: on WebGPU, the calls the page's worker makes (counted under Burn: compute dispatches,
 queue submissions, buffer maps = host round trips) for the tiny and small presets: per Langevin
@@ -187,10 +188,13 @@ async function opsAndLoad() {
   console.log(JSON.stringify({ summary, targets, cpu, webgpu, native1, nativeAll, firstSample, sizes }));
 }
 
-/** One thread-scaling configuration in a fresh browser: training it/s of `small`, then one paper grid's ops. */
+/** One thread-scaling configuration in a fresh browser: training it/s of `small`, then one paper
+ *  grid's ops; `threads` 1 or null (every core) on the CPU backend, or 'webgpu'. */
 function trainAndTime(threads) {
-  return withPage(args, async (page) => {
-    const query = `?preset=small&seed=1&backend=cpu${threads === 1 ? '&threads=1' : ''}`;
+  const webgpu = threads === 'webgpu';
+  return withPage(webgpu ? webgpuArgs : args, async (page) => {
+    if (webgpu) page.setDefaultTimeout(600_000); // a software adapter starts slowly
+    const query = `?preset=small&seed=1&backend=${webgpu ? 'webgpu' : 'cpu'}${threads === 1 ? '&threads=1' : ''}`;
     await page.goto(url + query);
     await page.waitForSelector('body[data-ready=true]');
     await page.waitForFunction(() => /^[1-9]/.test(document.getElementById('image-count')?.textContent ?? ''));
@@ -198,14 +202,16 @@ function trainAndTime(threads) {
     const it = () => page.evaluate(() => Number(document.body.dataset.iteration));
     const start = await it();
     await page.click('#train');
-    await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, start + 3, { timeout: 120_000 });
+    await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, start + (webgpu ? 1 : 3), { timeout: 300_000 });
     const [i0, t0] = [await it(), Date.now()];
+    // At least the given seconds and (a slow software adapter) two whole iterations.
     await page.waitForTimeout(Number(values.seconds) * 1000);
+    await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, i0 + 2, { timeout: 600_000 });
     const [i1, t1] = [await it(), Date.now()];
     await page.click('#train');
     await page.waitForSelector('body[data-playing=false]');
     await page.waitForTimeout(1500); // the iteration in flight, and the save on pause
-    const ops = await page.evaluate(() => window.multigridBench('paper', 64, 16, 3, 'cpu'));
+    const ops = await page.evaluate(([b, r]) => window.multigridBench('paper', 64, 16, r, b), [webgpu ? 'webgpu' : 'cpu', webgpu ? 1 : 3]);
     return { badge, itersPerSecond: (i1 - i0) / ((t1 - t0) / 1000), ops };
   });
 }
@@ -227,13 +233,24 @@ async function threadScaling() {
   });
   const [one, all] = [summary(runs.one), summary(runs.all)];
   const ratio = all.itersPerSecond / one.itersPerSecond;
-  console.log(`| wasm CPU | small it/s (spread) | paper g64 b16 forward ms | Langevin step ms | update ms |`);
+  // WebGPU once, where the browser has an adapter (software here: slow, so one round).
+  let webgpu = null;
+  try {
+    webgpu = summary([await trainAndTime('webgpu')]);
+    if (!webgpu.badge.startsWith('WebGPU')) webgpu = null;
+  } catch (e) {
+    console.error(`WebGPU not timed: ${e.message}`);
+  }
+  console.log(`| backend | small it/s (spread) | paper g64 b16 forward ms | Langevin step ms | update ms |`);
   console.log(`|---|---|---|---|---|`);
-  for (const [name, s] of [['1 thread', one], [all.badge.replace(/^CPU \(wasm, |\).*$/g, ''), all]]) {
+  const rows = [['wasm, 1 thread', one], [`wasm, ${all.badge.replace(/^CPU \(wasm, |\).*$/g, '')}`, all]];
+  if (webgpu) rows.push([webgpu.badge.replace(/ ·.*$/, '').replace(/^WebGPU/, 'WebGPU'), webgpu]);
+  for (const [name, s] of rows) {
     console.log(`| ${name} | ${s.itersPerSecond.toFixed(2)} (${s.spread.map((x) => x.toFixed(2)).join('–')}) | ${s.forwardMs.toFixed(1)} | ${s.langevinStepMs.toFixed(1)} | ${s.updateMs.toFixed(1)} |`);
   }
+  if (!webgpu) console.log('WebGPU: SKIPPED (no adapter in this browser)');
   console.log(`every core / one thread: ${ratio.toFixed(2)}× it/s, ${(one.langevinStepMs / all.langevinStepMs).toFixed(2)}× per Langevin step`);
-  console.log(JSON.stringify({ one, all, ratio, rounds: Number(values.rounds), seconds: Number(values.seconds) }));
+  console.log(JSON.stringify({ one, all, webgpu, ratio, rounds: Number(values.rounds), seconds: Number(values.seconds) }));
 }
 
 /** WebGPU calls of one preset: samples at two chain lengths (per-step dispatches from the

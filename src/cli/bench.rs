@@ -4,7 +4,7 @@
 use multigrid_ebm::Error;
 use multigrid_ebm::bench::time_grid;
 use multigrid_ebm::config::{Config, Norm};
-use multigrid_ebm::device::block_on;
+use multigrid_ebm::device::{block_on, on_pool};
 
 use super::{DeviceArg, resolve_config};
 
@@ -61,7 +61,8 @@ pub fn run(args: Args) -> Result<(), Error> {
         let config = Config { norm, ..config.clone() };
         for &size in &grids {
             for &batch in &batches {
-                rows.push(block_on(time_grid(&config, size, batch, args.reps, &device))?);
+                // On a pool thread, as learning runs (`device::on_pool`).
+                rows.push(on_pool(|| block_on(time_grid(&config, size, batch, args.reps, &device)))?);
             }
         }
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use multigrid_ebm::Error;
 use multigrid_ebm::data::ImageSet;
-use multigrid_ebm::device::{block_on, read};
+use multigrid_ebm::device::{block_on, on_pool, read};
 use multigrid_ebm::eval::evaluate;
 use multigrid_ebm::inpaint::{MaskKind, known_from_mask_image, make_mask, occluded_error, recover};
 use multigrid_ebm::pyramid::resample;
@@ -82,7 +82,7 @@ pub struct EvalArgs {
 fn synthesize(learner: &mut multigrid_ebm::Learner, n: usize, seed: u64) -> Result<ImageSet, Error> {
     learner.reseed(seed);
     let start = learner.starting_colours(n);
-    let chain = learner.sample(start, &mut |_, _, _| {});
+    let chain = on_pool(|| learner.sample(start, &mut |_, _, _| {}));
     let size = learner.config.image_size();
     let pixels = block_on(read(chain.last().expect("non-empty").clone()))?;
     Ok(ImageSet { size, pixels, names: (0..n).map(|i| format!("sample {i}")).collect() })
@@ -134,6 +134,12 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
              near smooth ones: see the mosaics)"
         );
     }
+    println!(
+        "flat images (pixel std under {} grey levels)   synthesized {:.1}%, held-out {:.1}%",
+        multigrid_ebm::eval::FLAT_STD,
+        100.0 * m.flat_share,
+        100.0 * m.held_out_flat_share
+    );
     Ok(())
 }
 
@@ -176,7 +182,7 @@ pub fn inpaint(args: InpaintArgs) -> Result<(), Error> {
     let dev = learner.device();
     let images = set.to_tensor(&dev);
     let known = Tensor::<4>::from_data(TensorData::new(known, [n, 1, size, size]), &dev);
-    let chain = recover(&learner, images.clone(), known.clone(), &mut |_, _, _| {});
+    let chain = on_pool(|| recover(&learner, images.clone(), known.clone(), &mut |_, _, _| {}));
     let recovered = chain.last().expect("non-empty").clone();
     let errors = block_on(read(occluded_error(recovered.clone(), images.clone(), known.clone())))?;
     // The baseline every chain starts from: each occluded pixel filled with the mean colour of

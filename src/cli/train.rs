@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use multigrid_ebm::config::Method;
-use multigrid_ebm::device::block_on;
+use multigrid_ebm::device::{block_on, on_pool};
 use multigrid_ebm::guard::{Guard, Guarded, Rule};
 use multigrid_ebm::learner::Iteration;
 use multigrid_ebm::{Error, Learner, Overrides, checkpoint};
@@ -59,6 +59,10 @@ pub struct Args {
     /// Normalisation: none or batch.
     #[arg(long)]
     norm: Option<String>,
+    /// α of an energy-magnitude penalty, α·(mean f(obs)² + mean f(syn)²), in every grid's loss
+    /// (0: the paper's loss).
+    #[arg(long)]
+    energy_penalty: Option<f64>,
     /// Add Langevin noise (on or off).
     #[arg(long)]
     noise: Option<String>,
@@ -92,6 +96,7 @@ fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Er
         lr: args.lr,
         noise,
         norm: args.norm.as_deref().map(str::parse).transpose()?,
+        energy_penalty: args.energy_penalty,
     };
     Learner::new(config.with_overrides(&overrides)?, args.seed, device)
 }
@@ -180,7 +185,7 @@ pub fn run(args: Args) -> Result<(), Error> {
     while learner.iteration < args.iters && !stop.load(Ordering::SeqCst) {
         let batch = learner.pick_batch(&observed);
         let started = Instant::now();
-        let it = match block_on(guard.learn(&mut learner, batch, &mut |_, _, _| {})) {
+        let it = match on_pool(|| block_on(guard.learn(&mut learner, batch, &mut |_, _, _| {}))) {
             Ok(Guarded::Learned(it)) => it,
             Ok(Guarded::RolledBack { reason, to, lr, rollbacks_in_a_row }) => {
                 let line = serde_json::json!({

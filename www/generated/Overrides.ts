@@ -27,4 +27,8 @@ lr?: number,
 /**
  * Langevin noise on or off.
  */
-noise?: boolean, norm?: Norm, };
+noise?: boolean, norm?: Norm, 
+/**
+ * α of the energy-magnitude penalty ([`Config::energy_penalty`]).
+ */
+energy_penalty?: number, };

@@ -34,6 +34,13 @@ pub(crate) enum Pass {
 /// Output positions per tile: the GEMM's N (forward, input gradient) or K (weight gradient).
 const TILE: usize = 512;
 
+/// Multiply-adds below which a convolution pass runs on the calling thread: about 0.2 ms of one
+/// core's work, several times what handing tasks to the pool and waking its threads costs (tens of
+/// microseconds natively, more between the Web Workers of a threaded wasm build). Without it the
+/// small layers of a small net (a 4×4 or 8×8 output, a batch of 8) went to the pool for
+/// microseconds of work each and ran slower on two threads than on one.
+const MIN_PARALLEL_MACS: usize = 1 << 20;
+
 /// Element types the GEMM crate multiplies natively.
 pub(crate) trait GemmElement:
     bytemuck::Pod
@@ -119,18 +126,31 @@ impl Geometry {
         self.c_in * self.in_h * self.in_w
     }
 
+    /// Multiply-adds of one pass (the forward pass and both gradients have the same count).
+    fn multiply_adds(&self) -> usize {
+        self.batch * self.c_out * self.positions() * self.rows()
+    }
+    /// Threads worth using: every thread of the pool, or one for a pass too small to split.
+    fn threads(&self) -> usize {
+        if self.multiply_adds() >= MIN_PARALLEL_MACS { threads() } else { 1 }
+    }
+    /// Whether the tasks go to the pool.
+    fn parallel(&self) -> bool {
+        self.threads() > 1
+    }
+
     /// Images per task: whole images (so tasks never write the same memory), as many as fill
     /// a tile, but few enough that every thread gets a task.
     fn images_per_task(&self) -> usize {
         let per_tile = (TILE / self.positions().max(1)).max(1);
-        per_tile.min(self.batch.div_ceil(threads())).max(1)
+        per_tile.min(self.batch.div_ceil(self.threads())).max(1)
     }
     fn tasks(&self) -> usize {
         self.batch.div_ceil(self.images_per_task())
     }
     /// Let the GEMM split its work over threads only when the tasks alone cannot keep them busy.
     fn parallel_gemm(&self) -> bool {
-        self.tasks() < threads()
+        self.tasks() < self.threads()
     }
 }
 
@@ -282,14 +302,21 @@ fn gemm<T: GemmElement>(
     }
 }
 
-/// Run `task(index, chunk)` for consecutive `chunk_len` chunks of `data`, in parallel with rayon.
-fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, task: impl Fn(usize, &mut [T]) + Send + Sync) {
+/// Run `task(index, chunk)` for consecutive `chunk_len` chunks of `data`, in parallel with rayon
+/// when `parallel`.
+fn for_each_chunk<T: Send>(
+    data: &mut [T],
+    chunk_len: usize,
+    parallel: bool,
+    task: impl Fn(usize, &mut [T]) + Send + Sync,
+) {
     #[cfg(feature = "rayon")]
-    {
+    if parallel {
         use rayon::prelude::*;
         data.par_chunks_mut(chunk_len.max(1)).enumerate().for_each(|(i, c)| task(i, c));
+        return;
     }
-    #[cfg(not(feature = "rayon"))]
+    let _ = parallel;
     data.chunks_mut(chunk_len.max(1)).enumerate().for_each(|(i, c)| task(i, c));
 }
 
@@ -359,7 +386,7 @@ pub(crate) fn forward<T: GemmElement>(
     let (rows, opg, positions) = (g.rows(), g.out_per_group(), g.positions());
     let patches = patch_indices(&g);
     let mut y = crate::ops::par::zeroed::<T>(g.batch * g.c_out * positions);
-    for_each_chunk(&mut y, g.images_per_task() * g.c_out * positions, |task, y_task| {
+    for_each_chunk(&mut y, g.images_per_task() * g.c_out * positions, g.parallel(), |task, y_task| {
         for_each_tile(&g, task, |tile, col, out| {
             let len = tile.len;
             im2col(&g, &patches, x, tile, col);
@@ -405,7 +432,7 @@ pub(crate) fn x_backward<T: GemmElement>(
     let (rows, opg) = (g.rows(), g.out_per_group());
     let patches = patch_indices(&g);
     let mut dx = crate::ops::par::zeroed::<T>(g.batch * g.image_len());
-    for_each_chunk(&mut dx, g.images_per_task() * g.image_len(), |task, dx_task| {
+    for_each_chunk(&mut dx, g.images_per_task() * g.image_len(), g.parallel(), |task, dx_task| {
         let offset = task * g.images_per_task() * g.image_len();
         for_each_tile(&g, task, |tile, col, out| {
             gather_output_grad(&g, dy, tile, out);
@@ -458,12 +485,14 @@ pub(crate) fn weight_backward<T: GemmElement>(
     };
     let zeros = || vec![T::zero(); g.c_out * rows];
     #[cfg(feature = "rayon")]
-    let dw = {
+    let dw = if g.parallel() {
         use rayon::prelude::*;
         (0..g.tasks()).into_par_iter().fold(zeros, |dw, task| task_grad(task, dw)).reduce(zeros, |mut a, b| {
             a.iter_mut().zip(b).for_each(|(a, b)| *a = *a + b);
             a
         })
+    } else {
+        (0..g.tasks()).fold(zeros(), |dw, task| task_grad(task, dw))
     };
     #[cfg(not(feature = "rayon"))]
     let dw = (0..g.tasks()).fold(zeros(), |dw, task| task_grad(task, dw));

@@ -13,9 +13,11 @@ use core::ops::Range;
 /// Elements per task: 64 KiB of f32, so that rayon's per-task cost stays small beside the work.
 #[cfg(feature = "rayon")]
 const CHUNK: usize = 16 * 1024;
-/// The smallest slice worth splitting.
+/// The smallest slice worth splitting: 1 MiB of f32, a fraction of a millisecond of one core's
+/// work. (At 4 chunks, the activations of a small net at batch 8 went to the pool for tens of
+/// microseconds of work each, about what waking a Web Worker of a threaded wasm build costs.)
 #[cfg(feature = "rayon")]
-const MIN_PARALLEL: usize = 4 * CHUNK;
+const MIN_PARALLEL: usize = 16 * CHUNK;
 
 /// Call `f(part, range)` for consecutive parts of `dst` covering it, `range` being the part's
 /// place in `dst` (to slice the other operands alike); in parallel when `dst` is large.
