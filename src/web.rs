@@ -33,7 +33,7 @@ async fn on_pool<T: Send, F: Future<Output = T>>(work: impl FnOnce() -> F + Send
 type Frames = Vec<(usize, usize, Tensor<4>)>;
 
 /// A step hook that keeps the chain's images after every `every`-th Langevin step (none when
-/// `every` is 0), for [`Trainer::read_frames`].
+/// `every` is 0), for [`Trainer::read_shown`].
 fn keep_frames(every: usize, frames: &mut Frames) -> impl FnMut(usize, usize, &Tensor<4>) + Send + '_ {
     move |grid, step, x| {
         if every > 0 && (step + 1) % every == 0 {
@@ -214,7 +214,7 @@ impl Trainer {
     /// Returns the per-grid statistics as JSON, or, when the iteration diverged and was rolled
     /// back, `{"iteration": kept, "grids": [], "rollback": {"reason", "to", "lr"}}`. With
     /// `frame_every` > 0, every that many Langevin steps the chain is kept for
-    /// [`Trainer::read_frames`].
+    /// [`Trainer::read_shown`].
     pub async fn learn(&mut self, frame_every: usize) -> Result<String, JsValue> {
         let observed = self.observed_tensor()?;
         let batch = self.learner.pick_batch(&observed);
@@ -281,8 +281,8 @@ impl Trainer {
 
     /// Recover the occluded pixels of one image (RGBA, any size: centre-cropped and resized to
     /// the finest grid) given a mask of the same size (one byte per pixel, non-zero = occluded).
-    /// The chain's result per scale is kept for [`Trainer::read_images`] ("synthesized"); the
-    /// Langevin frames for [`Trainer::read_frames`]. Returns the mean absolute error over the
+    /// The chain's result per scale is kept for [`Trainer::read_shown`] ("synthesized"); the
+    /// Langevin frames for [`Trainer::read_shown`]. Returns the mean absolute error over the
     /// occluded pixels, in grey levels.
     pub async fn inpaint(
         &mut self,
@@ -333,11 +333,26 @@ impl Trainer {
         Ok(error)
     }
 
-    /// RGBA pixels of the last iteration's (or sample's) images: one Uint8Array per scale,
-    /// coarse to fine, each n × s × s × 4 bytes. `which`: "observed" or "synthesized".
-    #[wasm_bindgen(js_name = readImages)]
-    pub async fn read_images(&self, which: &str) -> Result<Array, JsValue> {
-        rgba_arrays(self.shown(which)?).await
+    /// RGBA of what the last iteration, sample or recovery left to show, read back in one
+    /// transaction (one wait on a GPU): the observed and synthesized images, one array per
+    /// scale, coarse to fine, each n × s × s × 4 bytes, and, with `frames`, the kept Langevin
+    /// frames in the order they were kept.
+    #[wasm_bindgen(js_name = readShown)]
+    pub async fn read_shown(&self, frames: bool) -> Result<ShownImages, JsValue> {
+        let kept: &[_] = if frames { &self.frames } else { &[] };
+        let tensors: Vec<Tensor<4>> = (self.shown_observed.iter().chain(&self.shown_synthesized).cloned())
+            .chain(kept.iter().map(|(_, _, t)| t.clone()))
+            .collect();
+        let mut rgba = rgba_vecs(&tensors).await?.into_iter();
+        let mut arrays = |n: usize| -> Vec<Uint8Array> { rgba.by_ref().take(n).map(|v| Uint8Array::from(v.as_slice())).collect() };
+        let observed = arrays(self.shown_observed.len());
+        let synthesized = arrays(self.shown_synthesized.len());
+        let frames = kept
+            .iter()
+            .zip(rgba)
+            .map(|((grid, step, _), rgba)| LangevinFrame { grid: *grid as u32, step: *step as u32, rgba })
+            .collect();
+        Ok(ShownImages { observed, synthesized, frames })
     }
 
     /// f(I) of the shown images (`which`: "observed" or "synthesized") under each grid's net:
@@ -393,7 +408,7 @@ impl Trainer {
     }
 
     /// f(I) of every kept Langevin frame's images under its grid's net: one Float32Array per
-    /// frame, in the order of [`Trainer::read_frames`] (how the energy rose along the chain).
+    /// frame, in the order of [`Trainer::read_shown`] (how the energy rose along the chain).
     #[wasm_bindgen(js_name = frameEnergies)]
     pub async fn frame_energies(&self) -> Result<Array, JsValue> {
         let energies = self
@@ -407,19 +422,6 @@ impl Trainer {
             out.push(&Float32Array::from(v.as_slice()));
         }
         Ok(out)
-    }
-
-    /// The kept Langevin frames, in the order they were kept.
-    #[wasm_bindgen(js_name = readFrames)]
-    pub async fn read_frames(&self) -> Result<Vec<LangevinFrame>, JsValue> {
-        let tensors: Vec<Tensor<4>> = self.frames.iter().map(|(_, _, t)| t.clone()).collect();
-        let rgba = rgba_vecs(&tensors).await?;
-        Ok(self
-            .frames
-            .iter()
-            .zip(rgba)
-            .map(|((grid, step, _), rgba)| LangevinFrame { grid: *grid as u32, step: *step as u32, rgba })
-            .collect())
     }
 
     /// The model as checkpoint bytes (.bpk), Adam state included, read back asynchronously.
@@ -450,14 +452,20 @@ async fn rgba_vecs(images: &[Tensor<4>]) -> Result<Vec<Vec<u8>>, JsValue> {
         .collect())
 }
 
-async fn rgba_arrays(images: &[Tensor<4>]) -> Result<Array, JsValue> {
-    Ok(rgba_vecs(images).await?.iter().map(|rgba| JsValue::from(Uint8Array::from(rgba.as_slice()))).collect())
+/// What [`Trainer::read_shown`] reads: RGBA per scale of the observed and synthesized images,
+/// and the kept Langevin frames.
+#[wasm_bindgen(getter_with_clone)]
+pub struct ShownImages {
+    pub observed: Vec<Uint8Array>,
+    pub synthesized: Vec<Uint8Array>,
+    pub frames: Vec<LangevinFrame>,
 }
 
-/// A kept Langevin frame ([`Trainer::read_frames`]): its grid (index into the scales), the step
+/// A kept Langevin frame ([`Trainer::read_shown`]): its grid (index into the scales), the step
 /// after which it was kept, and the batch's RGBA at that grid. wasm-bindgen declares it for
 /// TypeScript (the page's `Frame` is this shape).
 #[wasm_bindgen(getter_with_clone)]
+#[derive(Clone)]
 pub struct LangevinFrame {
     pub grid: u32,
     pub step: u32,

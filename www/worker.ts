@@ -236,17 +236,21 @@ function gridImages(arrays: Uint8Array[], scales: number[]): GridImages[] {
   return arrays.map((rgba, i) => ({ size: scales[i], count: rgba.length / (4 * scales[i] * scales[i]), rgba }));
 }
 
-async function readImages(which: 'observed' | 'synthesized'): Promise<GridImages[]> {
-  const arrays = (await trainer!.readImages(which)) as Uint8Array[];
-  return gridImages(arrays, info().scales);
-}
-
-async function readFrames(): Promise<Frame[]> {
-  return (await trainer!.readFrames()).map((f) => {
-    const frame: Frame = { grid: f.grid, step: f.step, rgba: f.rgba };
-    f.free();
-    return frame;
-  });
+/** What the last call left to show, read back at once (one wait on a GPU). */
+async function readShown(frames: boolean): Promise<{ observed: GridImages[]; synthesized: GridImages[]; frames: Frame[] }> {
+  const shown = await trainer!.readShown(frames);
+  const scales = info().scales;
+  const out = {
+    observed: gridImages(shown.observed, scales),
+    synthesized: gridImages(shown.synthesized, scales),
+    frames: shown.frames.map((f): Frame => {
+      const frame = { grid: f.grid, step: f.step, rgba: f.rgba };
+      f.free();
+      return frame;
+    }),
+  };
+  shown.free();
+  return out;
 }
 
 function messageOf(e: unknown): string {
@@ -296,13 +300,11 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       return { imageCount: 0 };
     case 'show-observed':
       trainer!.showObserved(request.n);
-      return { observed: await readImages('observed'), shown: ++shown };
+      return { observed: (await readShown(false)).observed, shown: ++shown };
     case 'learn': {
       const t0 = performance.now();
       const stats = JSON.parse(await trainer!.learn(request.frameEvery));
-      const observed = await readImages('observed');
-      const synthesized = await readImages('synthesized');
-      const frames = request.frameEvery > 0 ? await readFrames() : [];
+      const { observed, synthesized, frames } = await readShown(request.frameEvery > 0);
       if (!stats.rollback) shown++; // a rolled-back iteration shows nothing new
       return { ...stats, observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown };
     }
@@ -310,9 +312,7 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       const t0 = performance.now();
       await trainer!.sample(request.n, BigInt(request.seed), request.frameEvery);
       // Chain i started from observed image i's colour; none when the page has no images.
-      const observed = await readImages('observed');
-      const synthesized = await readImages('synthesized');
-      const frames = request.frameEvery > 0 ? await readFrames() : [];
+      const { observed, synthesized, frames } = await readShown(request.frameEvery > 0);
       return { observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown: ++shown };
     }
     case 'export': {
@@ -325,9 +325,7 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       return probe(request.backend, request.threads, request.runs, request.reps);
     case 'inpaint': {
       const error = await trainer!.inpaint(request.rgba, request.mask, request.width, request.height, request.frameEvery);
-      const masked = await readImages('observed');
-      const recovered = await readImages('synthesized');
-      const frames = request.frameEvery > 0 ? await readFrames() : [];
+      const { observed: masked, synthesized: recovered, frames } = await readShown(request.frameEvery > 0);
       return { masked, recovered, frames, error, shown: ++shown };
     }
     case 'energies': {
