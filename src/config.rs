@@ -95,11 +95,25 @@ pub struct LangevinConfig {
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct OptimizerConfig {
-    /// Adam learning rate.
+    /// Adam learning rate (at iteration 0, when `lr_half_life` is set).
     pub lr: f64,
     pub beta1: f32,
     pub beta2: f32,
     pub epsilon: f32,
+    /// Learning-rate decay: the rate halves every this many iterations, lr·2^(−t/h) at iteration
+    /// t. None (the official code, and what files without the field get) keeps it constant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_half_life: Option<f64>,
+}
+
+impl OptimizerConfig {
+    /// The learning rate of the step that follows `iteration` learned iterations.
+    pub fn lr_at(&self, iteration: u64) -> f64 {
+        match self.lr_half_life {
+            Some(h) => self.lr * (-(iteration as f64) / h).exp2(),
+            None => self.lr,
+        }
+    }
 }
 
 /// How the synthesized examples of one learning iteration are obtained.
@@ -220,7 +234,7 @@ impl Config {
                 noise: false,
                 clip: Some([0.0, 255.0]),
             },
-            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8 },
+            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8, lr_half_life: None },
             batch_size: 100,
             method: Method::Multigrid,
             cd_steps: None,
@@ -241,6 +255,9 @@ impl Config {
                 _ => generic_layers(s, 16, 128),
             }),
             langevin: LangevinConfig { steps: 30, ..paper.langevin.clone() },
+            // Halving the learning rate every 2,000 iterations keeps long runs from diverging
+            // (reports/stability.md); the official code keeps it constant.
+            optimizer: OptimizerConfig { lr_half_life: Some(2000.0), ..paper.optimizer.clone() },
             batch_size: 8,
             ..paper
         }
@@ -368,9 +385,12 @@ impl Config {
             && (0.0..1.0).contains(&o.beta1)
             && (0.0..1.0).contains(&o.beta2)
             && o.epsilon.is_finite()
-            && o.epsilon >= 0.0;
+            && o.epsilon >= 0.0
+            && o.lr_half_life.is_none_or(|h| h.is_finite() && h > 0.0);
         if !valid {
-            return bad(format!("Adam needs lr > 0, 0 ≤ β < 1 and a finite ε ≥ 0, got {o:?}"));
+            return bad(format!(
+                "Adam needs lr > 0, 0 ≤ β < 1, a finite ε ≥ 0 and a finite half-life > 0, got {o:?}"
+            ));
         }
         if !(self.energy_penalty.is_finite() && self.energy_penalty >= 0.0) {
             return bad(format!("the energy penalty α must be finite and ≥ 0, got {}", self.energy_penalty));
@@ -431,6 +451,9 @@ pub struct Overrides {
     pub delta: Option<f64>,
     /// Adam learning rate.
     pub lr: Option<f64>,
+    /// Iterations over which the learning rate halves ([`OptimizerConfig::lr_half_life`]);
+    /// 0 keeps it constant.
+    pub lr_half_life: Option<f64>,
     /// Langevin noise on or off.
     pub noise: Option<bool>,
     pub norm: Option<Norm>,
@@ -464,6 +487,9 @@ impl Config {
         }
         if let Some(lr) = o.lr {
             c.optimizer.lr = lr;
+        }
+        if let Some(h) = o.lr_half_life {
+            c.optimizer.lr_half_life = (h != 0.0).then_some(h);
         }
         if let Some(n) = o.noise {
             c.langevin.noise = n;
@@ -522,6 +548,23 @@ mod tests {
     fn the_digits_preset_is_small_on_grids_up_to_32() {
         // What `multigrid train --preset small --scales 1,4,16,32` builds (weights/digits.bpk).
         assert_eq!(Config::digits(), with_scales(Config::small(), vec![1, 4, 16, 32]).unwrap());
+    }
+
+    #[test]
+    fn the_learning_rate_halves_every_half_life() {
+        let mut o = Config::small().optimizer;
+        o.lr_half_life = None;
+        assert_eq!((o.lr_at(0), o.lr_at(10_000)), (o.lr, o.lr));
+        let c = Config::small().with_overrides(&Overrides { lr_half_life: Some(1000.0), ..Default::default() });
+        let o = c.unwrap().optimizer;
+        assert_eq!(o.lr_at(0), o.lr);
+        assert!((o.lr_at(1000) - o.lr / 2.0).abs() < 1e-12 && (o.lr_at(3000) - o.lr / 8.0).abs() < 1e-12);
+        let off = Config::small().with_overrides(&Overrides { lr_half_life: Some(0.0), ..Default::default() });
+        assert_eq!(off.unwrap().optimizer.lr_half_life, None);
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let c = Config::small().with_overrides(&Overrides { lr_half_life: Some(bad), ..Default::default() });
+            assert!(c.is_err(), "half-life {bad} accepted");
+        }
     }
 
     #[test]

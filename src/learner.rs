@@ -412,7 +412,7 @@ impl Learner {
         }
         for u in updates {
             if let Some((_, grads)) = u.learned {
-                self.nets[u.k] = self.optimizer.step(u.k, &self.nets[u.k], &self.config, &grads);
+                self.nets[u.k] = self.optimizer.step(u.k, &self.nets[u.k], &self.config, self.iteration, &grads);
             }
         }
         Ok(stats)

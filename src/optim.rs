@@ -32,9 +32,10 @@ impl NetsAdam {
         self.adam = adam(config);
     }
 
-    /// θ_k ← Adam(θ_k, ∂loss/∂θ_k): grid k's net after one step at learning rate `lr`.
-    pub fn step(&mut self, k: usize, net: &EnergyNet, config: &Config, grads: &Gradients) -> EnergyNet {
-        let lr = config.optimizer.lr;
+    /// θ_k ← Adam(θ_k, ∂loss/∂θ_k): grid k's net after one step, the step that follows
+    /// `iteration` learned iterations (at [`OptimizerConfig::lr_at`] that iteration).
+    pub fn step(&mut self, k: usize, net: &EnergyNet, config: &Config, iteration: u64, grads: &Gradients) -> EnergyNet {
+        let lr = config.optimizer.lr_at(iteration);
         let updated = net
             .parameters_and_gradients(Some(grads))
             .into_iter()

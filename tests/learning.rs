@@ -257,3 +257,21 @@ fn the_energy_penalty_keeps_energies_small() {
     config.energy_penalty = 0.5;
     assert_eq!(Config::from_json(&config.to_json()).unwrap().energy_penalty, 0.5);
 }
+
+/// With a learning-rate half-life, the first update moves the nets at the configured rate and
+/// later ones at the decayed rate: a half-life of 10⁻³ iterations leaves 0.3·2^(−1000), which is
+/// nothing in float32, for the second.
+#[test]
+fn a_decayed_learning_rate_stops_moving_the_nets() {
+    let data = stripes("half-life");
+    let mut config = Config::tiny();
+    config.optimizer.lr_half_life = Some(1e-3);
+    let mut learner = Learner::new(config, 1, &cpu()).unwrap();
+    let first = |learner: &Learner| values(learner.nets[1].flat_parameters()[0].0.clone());
+    let before = first(&learner);
+    block_on(learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+    let after_one = first(&learner);
+    assert_ne!(before, after_one, "the first update uses the configured rate");
+    block_on(learner.learn(data.narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+    assert_eq!(first(&learner), after_one, "the second update's rate has decayed to nothing");
+}

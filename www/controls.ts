@@ -61,6 +61,10 @@ export function fillControls(configJson: string, overrides: Overrides) {
   select('preset').value = from.preset;
   select('method').value = from.method;
   for (const key of NUMBERS) input(key).value = String(from[key]);
+  const halfLife: number | undefined = c.optimizer.lr_half_life;
+  input('lr').parentElement!.title = halfLife
+    ? `Adam learning rate at the first iteration; it halves every ${halfLife} iterations`
+    : 'Adam learning rate (constant)';
   input('noise').checked = from.noise;
 }
 

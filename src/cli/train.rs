@@ -63,6 +63,9 @@ pub struct Args {
     /// (0: the paper's loss).
     #[arg(long)]
     energy_penalty: Option<f64>,
+    /// Iterations over which the learning rate halves (0: constant, as in the official code).
+    #[arg(long)]
+    lr_half_life: Option<f64>,
     /// Add Langevin noise (on or off).
     #[arg(long)]
     noise: Option<String>,
@@ -97,6 +100,7 @@ fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Er
         noise,
         norm: args.norm.as_deref().map(str::parse).transpose()?,
         energy_penalty: args.energy_penalty,
+        lr_half_life: args.lr_half_life,
     };
     Learner::new(config.with_overrides(&overrides)?, args.seed, device)
 }
@@ -211,7 +215,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         let seconds = started.elapsed().as_secs_f64();
         let line = serde_json::json!({
             "iteration": it.iteration, "seconds": seconds, "method": config.method.name(), "grids": it.grids,
-            "rss_mb": resident_mb(),
+            "lr": learner.config.optimizer.lr_at(it.iteration - 1), "rss_mb": resident_mb(),
         });
         writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
         bar.set_message(summary(&it));

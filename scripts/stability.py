@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Long training of the `small` preset at its old and new defaults: held-out SWD, the share of
+flat samples and grid energies against iteration, in reports/stability.md with curves and mosaics.
+
+  .venv/bin/python scripts/stability.py [--iters 20000] [--every 1000] [--seed 2018]
+
+Each variant trains in chunks of --every iterations (resuming from its checkpoint), and every
+chunk's checkpoint is scored by `multigrid eval` (64 samples, seed 0, against the held-out
+textures) and kept as checkpoint_N.bpk. Interrupted runs resume where they stopped (scores in
+curve.json). A variant that stops (the divergence guard gives up, or energies become non-finite)
+is reported as stopped at its last good iteration; one whose SWD is above twice its best for two
+snapshots in a row is called diverged and trained no further. Variants share the machine's cores
+(RAYON_NUM_THREADS), a finished variant's going to the others; the figures do not depend on it. Needs a release build (cargo build --release)
+and matplotlib (.venv/bin/pip install matplotlib==3.10.8).
+"""
+import argparse, json, os, shutil, subprocess, sys, threading
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import ROOT, evaluate, run  # noqa: E402
+
+# name, label, `multigrid train` arguments on top of the preset, and the iterations it is trained
+# for (None: --iters). The old default diverges after about 4,000 iterations (README); 6,000 shows it.
+VARIANTS = [
+    ("constant-lr", "old default: constant learning rate (official code)", ["--lr-half-life", "0"], 6000),
+    ("default", "new default: learning rate halving every 2,000 iterations", [], None),
+]
+
+
+class Cores:
+    """The machine's cores shared out among the variants still training."""
+
+    def __init__(self, variants):
+        self.active, self.lock = variants, threading.Lock()
+
+    def env(self):
+        with self.lock:
+            return dict(os.environ, RAYON_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // max(1, self.active))))
+
+    def done(self):
+        with self.lock:
+            self.active -= 1
+
+
+def diverged(curve):
+    best = min(c["swd_mean"] for c in curve)
+    return len(curve) >= 3 and all(c["swd_mean"] > 2 * best for c in curve[-2:])
+
+
+def train_and_score(a, name, extra, iters, cores):
+    try:
+        return train_variant(a, name, extra, min(iters or a.iters, a.iters), cores)
+    finally:
+        cores.done()
+
+
+def train_variant(a, name, extra, iters, cores):
+    out = os.path.join(a.runs, name)
+    saved = os.path.join(out, "curve.json")
+    key = {"preset": a.preset, "seed": a.seed, "every": a.every, "args": extra}
+    kept = json.load(open(saved)) if os.path.exists(saved) else None
+    curve, stopped = [], None
+    if kept and kept["key"] == key:
+        curve, stopped = [c for c in kept["curve"] if c["iteration"] <= iters], kept.get("stopped")
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+    for done in range(a.every, iters + 1, a.every):
+        if stopped or any(c["iteration"] == done for c in curve):
+            continue
+        if curve and diverged(curve):
+            stopped = {"after": curve[-1]["iteration"], "why": "diverged: SWD above twice its best twice in a row"}
+            break
+        env = cores.env()
+        try:
+            run("train", "--preset", a.preset, "--seed", str(a.seed), "--iters", str(done), "--out", out,
+                "--resume", "--quiet", "--save-every", str(a.every), "--snapshot-every", str(a.every), *extra, env=env)
+        except subprocess.CalledProcessError as e:
+            stopped = {"after": curve[-1]["iteration"] if curve else 0, "why": f"multigrid train exited {e.returncode}"}
+        else:
+            curve.append({"iteration": done, **evaluate(os.path.join(out, f"checkpoint_{done}.bpk"), env=env)})
+        json.dump({"key": key, "curve": curve, "stopped": stopped}, open(saved, "w"), indent=1)
+    json.dump({"key": key, "curve": curve, "stopped": stopped}, open(saved, "w"), indent=1)
+    log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
+    events = [l for l in log if "event" in l]
+    # A chunk cut off and run again logs its iterations twice: keep the last of each.
+    log = sorted({l["iteration"]: l for l in log if "iteration" in l}.values(), key=lambda l: l["iteration"])[:iters]
+    return {"name": name, "curve": curve, "stopped": stopped, "events": events, "log": log}
+
+
+def mosaic(a, name, iteration, figures):
+    """16 samples (seed 0) of a variant's snapshot, as reports/stability/NAME_N.png."""
+    out = os.path.join(a.runs, name, f"samples_{iteration}")
+    run("sample", "--weights", os.path.join(a.runs, name, f"checkpoint_{iteration}.bpk"), "--n", "16", "--seed", "0",
+        "--out", out)
+    finest = max(os.listdir(out), key=lambda f: int(f.split("_")[1].split("x")[0]))
+    path = f"{name}_{iteration}.png"
+    shutil.copy(os.path.join(out, finest), os.path.join(figures, path))
+    return path
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--preset", default="small")
+    p.add_argument("--iters", type=int, default=20000)
+    p.add_argument("--every", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=2018)
+    p.add_argument("--runs", default=os.path.join(ROOT, "runs", "stability"))
+    p.add_argument("--report", default=os.path.join(ROOT, "reports"))
+    a = p.parse_args()
+    try:
+        import matplotlib
+    except ImportError:
+        sys.exit("matplotlib is needed: .venv/bin/pip install matplotlib==3.10.8 and run with .venv/bin/python")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = os.path.join(a.report, "stability")
+    os.makedirs(figures, exist_ok=True)
+    cores = Cores(len(VARIANTS))
+    with ThreadPoolExecutor(max_workers=len(VARIANTS)) as pool:
+        results = list(pool.map(lambda v: train_and_score(a, v[0], v[2], v[3], cores), VARIANTS))
+    reference = json.loads(run("eval", "--images", os.path.join(ROOT, "data", "textures", "train"), "--json",
+                               capture=True))["metrics"]
+    json.dump({"preset": a.preset, "seed": a.seed, "iters": a.iters, "every": a.every, "reference": reference,
+               "runs": results}, open(os.path.join(figures, "results.json"), "w"), indent=1)
+
+    # SWD and flat share per snapshot; the finest grid's energies per iteration.
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
+    for (name, label, *_), r in zip(VARIANTS, results):
+        its = [c["iteration"] for c in r["curve"]]
+        line, = ax1.plot(its, [c["swd_mean"] for c in r["curve"]], marker="o", label=label)
+        ax2.plot(its, [100 * c["flat_share"] for c in r["curve"]], marker="o", color=line.get_color(), label=label)
+        ax3.plot([l["iteration"] for l in r["log"]], [l["grids"][-1]["energy_observed"] for l in r["log"]],
+                 color=line.get_color(), label=label, linewidth=0.6)
+    ax1.axhline(reference["swd_mean"], color="grey", linestyle="--", label="real training images")
+    ax1.set(xlabel="iteration", ylabel="SWD ×10³ vs held-out (lower is better)", title="sample quality")
+    ax2.axhline(100 * reference["flat_share"], color="grey", linestyle="--", label="real training images")
+    ax2.set(xlabel="iteration", ylabel="% of 64 samples that are flat", title="flat samples")
+    ax3.set(xlabel="iteration", ylabel="mean f(observed), finest grid", title="energy scale")
+    ax3.set_yscale("symlog")
+    for ax in (ax1, ax2, ax3):
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(os.path.join(figures, "curves.png"), dpi=110)
+
+    rows, shown = [], []
+    its = sorted({c["iteration"] for r in results for c in r["curve"]})
+    for i in its:
+        cells = []
+        for r in results:
+            c = next((c for c in r["curve"] if c["iteration"] == i), None)
+            cells.append(f"{c['swd_mean']:.1f} | {100 * c['flat_share']:.0f}%" if c else "– | –")
+        rows.append(f"| {i} | " + " | ".join(cells) + " |")
+    for (name, label, *_), r in zip(VARIANTS, results):
+        if not r["curve"]:
+            continue
+        best = min(r["curve"], key=lambda c: c["swd_mean"])
+        last = r["curve"][-1]
+        picks = [best] if best is last else [best, last]
+        shown.append(f"**{label}**\n\n" + "\n".join(
+            f"- iteration {c['iteration']} (SWD {c['swd_mean']:.1f}, {100 * c['flat_share']:.0f}% flat): "
+            f"![]({'stability/' + mosaic(a, name, c['iteration'], figures)})"
+            for c in picks))
+    stops = [f"- {label}: stopped after iteration {r['stopped']['after']} ({r['stopped']['why']})."
+             for (_, label, *_), r in zip(VARIANTS, results) if r["stopped"]]
+    rollbacks = [f"- {label}: {len([e for e in r['events'] if e['event'] == 'rollback'])} rollbacks by the divergence guard."
+                 for (_, label, *_), r in zip(VARIANTS, results)]
+    header = " | ".join(f"{label.split(':')[0]}: SWD ×10³ ↓ | flat" for _, label, *_ in VARIANTS)
+    text = f"""# Stability of long training
+
+Produced by `.venv/bin/python scripts/stability.py --iters {a.iters} --every {a.every} --seed {a.seed}`:
+the `{a.preset}` preset on the bundled textures, trained at each setting below from the same seed;
+every {a.every} iterations its checkpoint is scored by `multigrid eval` (64 samples, seed 0, against
+the 36 held-out textures). A sample is *flat* when its pixels vary by less than 15 grey levels
+(`eval::FLAT_STD`). The real training images score SWD {reference['swd_mean']:.1f} and
+{100 * reference['flat_share']:.0f}% flat.
+
+| iteration | {header} |
+|---|{'---|---|' * len(VARIANTS)}
+{chr(10).join(rows)}
+
+{chr(10).join(stops + rollbacks)}
+
+![curves](stability/curves.png)
+
+{chr(10).join(shown)}
+
+Raw figures: `stability/results.json` (per-iteration logs included).
+"""
+    open(os.path.join(a.report, "stability.md"), "w").write(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
