@@ -25,6 +25,11 @@ delta?: number,
  */
 lr?: number, 
 /**
+ * Iterations over which the learning rate halves ([`OptimizerConfig::lr_half_life`]);
+ * 0 keeps it constant.
+ */
+lr_half_life?: number, 
+/**
  * Langevin noise on or off.
  */
 noise?: boolean, norm?: Norm, 
