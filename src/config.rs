@@ -388,9 +388,7 @@ impl Config {
             && o.epsilon >= 0.0
             && o.lr_half_life.is_none_or(|h| h.is_finite() && h > 0.0);
         if !valid {
-            return bad(format!(
-                "Adam needs lr > 0, 0 ≤ β < 1, a finite ε ≥ 0 and a finite half-life > 0, got {o:?}"
-            ));
+            return bad(format!("Adam needs lr > 0, 0 ≤ β < 1, a finite ε ≥ 0 and a finite half-life > 0, got {o:?}"));
         }
         if !(self.energy_penalty.is_finite() && self.energy_penalty >= 0.0) {
             return bad(format!("the energy penalty α must be finite and ≥ 0, got {}", self.energy_penalty));

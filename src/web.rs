@@ -344,7 +344,8 @@ impl Trainer {
             .chain(kept.iter().map(|(_, _, t)| t.clone()))
             .collect();
         let mut rgba = rgba_vecs(&tensors).await?.into_iter();
-        let mut arrays = |n: usize| -> Vec<Uint8Array> { rgba.by_ref().take(n).map(|v| Uint8Array::from(v.as_slice())).collect() };
+        let mut arrays =
+            |n: usize| -> Vec<Uint8Array> { rgba.by_ref().take(n).map(|v| Uint8Array::from(v.as_slice())).collect() };
         let observed = arrays(self.shown_observed.len());
         let synthesized = arrays(self.shown_synthesized.len());
         let frames = kept

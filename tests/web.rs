@@ -2,7 +2,7 @@
 //! Burn's CPU backend and on WebGPU where the browser has an adapter.
 #![cfg(target_arch = "wasm32")]
 
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::Reflect;
 use multigrid_ebm::web::{Trainer, checkpoint_config};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -41,14 +41,15 @@ async fn learn_and_round_trip(backend: &str) {
     for g in grids(&stats) {
         assert!(g["loss"].as_f64().unwrap().is_finite(), "{backend}: {g}");
     }
-    let synthesized: Array = t.read_images("synthesized").await.map_err(JsValue::from).unwrap();
+    let shown = t.read_shown(true).await.map_err(JsValue::from).unwrap();
     let sizes = [1usize, 4, 16];
-    assert_eq!(synthesized.length(), 3);
+    assert_eq!((shown.observed.len(), shown.synthesized.len()), (3, 3));
     for (i, s) in sizes.iter().enumerate() {
-        let rgba: Uint8Array = synthesized.get(i as u32).dyn_into().unwrap();
-        assert_eq!(rgba.length() as usize, 8 * s * s * 4, "{backend}: grid {s}");
+        for rgba in [&shown.observed[i], &shown.synthesized[i]] {
+            assert_eq!(rgba.length() as usize, 8 * s * s * 4, "{backend}: grid {s}");
+        }
     }
-    let frames = t.read_frames().await.map_err(JsValue::from).unwrap();
+    let frames = shown.frames;
     assert_eq!(frames.len(), 4, "{backend}: T = 10, a frame every 5 steps, 2 grids");
     assert_eq!((frames[0].grid, frames[0].step, frames[0].rgba.len()), (1, 4, 8 * 4 * 4 * 4), "{backend}: grid 4");
     assert_eq!((frames[3].grid, frames[3].step, frames[3].rgba.len()), (2, 9, 8 * 16 * 16 * 4), "{backend}: grid 16");
@@ -70,13 +71,17 @@ async fn learn_and_round_trip(backend: &str) {
         }
         t.sample(4, 9, 0).await.map_err(JsValue::from).unwrap();
         back.sample(4, 9, 0).await.map_err(JsValue::from).unwrap();
-        let read = |which: Array| -> Vec<u8> { which.get(2).dyn_into::<Uint8Array>().unwrap().to_vec() };
-        let a = read(t.read_images("synthesized").await.map_err(JsValue::from).unwrap());
-        let b = read(back.read_images("synthesized").await.map_err(JsValue::from).unwrap());
-        assert!(a == b, "{backend}, {images}: reloaded weights sample differently");
-        let observed: Array = t.read_images("observed").await.map_err(JsValue::from).unwrap();
+        let (a, b) = (
+            t.read_shown(false).await.map_err(JsValue::from).unwrap(),
+            back.read_shown(false).await.map_err(JsValue::from).unwrap(),
+        );
+        assert!(a.frames.is_empty(), "{backend}: no frames asked for");
+        assert!(
+            a.synthesized[2].to_vec() == b.synthesized[2].to_vec(),
+            "{backend}, {images}: reloaded weights sample differently"
+        );
         assert_eq!(
-            observed.length(),
+            a.observed.len(),
             if images == "no images" { 0 } else { 3 },
             "{backend}, {images}: the observed pyramid shown"
         );
