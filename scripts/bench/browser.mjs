@@ -29,7 +29,8 @@ repetition of the ops). Prints a table, then the JSON object.
 
 --gpu-calls: on WebGPU, the calls the page's worker makes (counted under Burn: compute dispatches,
 queue submissions, buffer maps = host round trips) for the tiny and small presets: per Langevin
-step (from samples at two chain lengths), per sample of 8 images, and per learning iteration.
+step (from samples at two chain lengths), per sample of 8 images, per learning iteration (Step),
+and per iteration while Train runs (4 iterations of tiny, 1 of small).
 Prints a table, then the JSON object.`;
 
 const options = {
@@ -255,7 +256,7 @@ async function threadScaling() {
 
 /** WebGPU calls of one preset: samples at two chain lengths (per-step dispatches from the
  *  difference), then one learning iteration. */
-function gpuCallsOf(preset, [t1, t2]) {
+function gpuCallsOf(preset, [t1, t2], training) {
   return withPage(webgpuArgs, async (page) => {
     await page.addInitScript(() => localStorage.setItem('multigrid-ebm.tour', 'done'));
     await page.goto(`${url}?preset=${preset}&seed=1&backend=webgpu&steps=${t1}`);
@@ -284,19 +285,29 @@ function gpuCallsOf(preset, [t1, t2]) {
     await page.click('#step');
     await page.waitForFunction((n) => Number(document.body.dataset.iteration) > n, start, { timeout: 300_000 });
     const learn = await calls(false);
+    // While training runs: iterations between the first one (after the inspector's reads of the
+    // Step above) and a later one, counted over whole iterations.
+    await page.click('#train');
+    const first = (await iteration()) + 1;
+    await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, first, { timeout: 600_000 });
+    await calls(true);
+    await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, first + training, { timeout: 600_000 });
+    const trained = await calls(false);
+    await page.click('#train');
+    const perIteration = Object.fromEntries(Object.entries(trained).map(([k, v]) => [k, v / training]));
     const perStep = (b.dispatches - a.dispatches) / ((t2 - t1) * grids);
-    return { preset, adapter, grids, steps: [t1, t2], sample: [a, b], learn, dispatchesPerLangevinStep: perStep };
+    return { preset, adapter, grids, steps: [t1, t2], sample: [a, b], learn, training: perIteration, dispatchesPerLangevinStep: perStep };
   });
 }
 
 async function gpuCalls() {
-  const rows = [await gpuCallsOf('tiny', [6, 24]), await gpuCallsOf('small', [4, 8])];
+  const rows = [await gpuCallsOf('tiny', [6, 24], 4), await gpuCallsOf('small', [4, 8], 1)];
   console.log(`WebGPU: ${rows[0].adapter.replace('WebGPU · ', '')}`);
-  console.log('| preset | grids | dispatches per Langevin step | sample of 8 (T1 / T2): dispatches | submits | maps | waits | learning iteration (T1): dispatches | submits | maps | waits |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| preset | grids | dispatches per Langevin step | sample of 8 (T1 / T2): dispatches | submits | maps | waits | learning iteration (T1): dispatches | submits | maps | waits | per iteration while training: waits |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const [a, b] = r.sample;
-    console.log(`| ${r.preset} | ${r.grids} | ${r.dispatchesPerLangevinStep.toFixed(1)} | ${a.dispatches} / ${b.dispatches} (T = ${r.steps.join(' / ')}) | ${a.submits} / ${b.submits} | ${a.maps} / ${b.maps} | ${a.waits} / ${b.waits} | ${r.learn.dispatches} | ${r.learn.submits} | ${r.learn.maps} | ${r.learn.waits} |`);
+    console.log(`| ${r.preset} | ${r.grids} | ${r.dispatchesPerLangevinStep.toFixed(1)} | ${a.dispatches} / ${b.dispatches} (T = ${r.steps.join(' / ')}) | ${a.submits} / ${b.submits} | ${a.maps} / ${b.maps} | ${a.waits} / ${b.waits} | ${r.learn.dispatches} | ${r.learn.submits} | ${r.learn.maps} | ${r.learn.waits} | ${r.training.waits.toFixed(1)} |`);
   }
   console.log(JSON.stringify({ rows }));
 }
