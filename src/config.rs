@@ -255,9 +255,6 @@ impl Config {
                 _ => generic_layers(s, 16, 128),
             }),
             langevin: LangevinConfig { steps: 30, ..paper.langevin.clone() },
-            // Halving the learning rate every 2,000 iterations keeps long runs from diverging
-            // (reports/stability.md); the official code keeps it constant.
-            optimizer: OptimizerConfig { lr_half_life: Some(2000.0), ..paper.optimizer.clone() },
             batch_size: 8,
             ..paper
         }
