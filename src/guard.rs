@@ -58,8 +58,16 @@ pub enum Guarded {
     },
 }
 
+/// Iterations in a row with a grid's energies split ([`crate::learner::GridStats::energies_split`]) before the
+/// guard warns: the split runs it measured lasted thousands of iterations, passing blips a few.
+pub const SPLIT_RUN: u32 = 50;
+
 pub struct Guard {
     pub rule: Rule,
+    /// Iterations in a row each grid's energies have been split.
+    split_for: Vec<u32>,
+    /// A warning not yet taken ([`Guard::take_warning`]).
+    warning: Option<String>,
     kept: LearnerState,
     /// The energy magnitude of the kept state's iteration; None until the first iteration
     /// under this guard (a resumed or loaded model's energies are not known before it).
@@ -70,7 +78,15 @@ pub struct Guard {
 impl Guard {
     /// Start guarding from the learner's current state.
     pub fn new(learner: &Learner, rule: Rule) -> Guard {
-        Guard { kept: learner.state(), kept_magnitude: None, rollbacks_in_a_row: 0, rule }
+        let grids = learner.config.grids.len();
+        Guard {
+            kept: learner.state(),
+            kept_magnitude: None,
+            rollbacks_in_a_row: 0,
+            rule,
+            split_for: vec![0; grids],
+            warning: None,
+        }
     }
 
     /// One learning iteration, rolled back when it goes wrong. Errors other than a divergence
@@ -91,6 +107,7 @@ impl Guard {
                         self.rollbacks_in_a_row = 0;
                     }
                     self.kept_magnitude.get_or_insert(magnitude(&it));
+                    self.watch_split(&it);
                     return Ok(Guarded::Learned(it));
                 }
                 Some(reason) => reason,
@@ -110,6 +127,31 @@ impl Guard {
         Ok(Guarded::RolledBack { reason, to: learner.iteration, lr, rollbacks_in_a_row: self.rollbacks_in_a_row })
     }
 
+    /// A warning about the learning so far, once: a grid whose energies have stayed split for
+    /// [`SPLIT_RUN`] iterations (the guard does not roll that back: what would heal it is not
+    /// measured yet).
+    pub fn take_warning(&mut self) -> Option<String> {
+        self.warning.take()
+    }
+
+    fn watch_split(&mut self, it: &Iteration) {
+        for (count, g) in self.split_for.iter_mut().zip(&it.grids) {
+            *count = if g.energies_split() { *count + 1 } else { 0 };
+            if *count == SPLIT_RUN && self.warning.is_none() {
+                self.warning = Some(format!(
+                    "iteration {}: grid {}'s energies have split for {SPLIT_RUN} iterations (mean f: observed {:.2e}, \
+                     synthesized {:.2e}); its samples will degrade. Keep a snapshot from before iteration {} \
+                     (reports/stability.md).",
+                    it.iteration,
+                    g.size,
+                    g.energy_observed.unwrap_or(0.0),
+                    g.energy_synthesized.unwrap_or(0.0),
+                    it.iteration + 1 - u64::from(SPLIT_RUN)
+                ));
+            }
+        }
+    }
+
     /// Why this iteration's energies count as a runaway, if they do.
     fn runaway(&self, it: &Iteration) -> Option<String> {
         let kept = self.kept_magnitude?;
@@ -126,4 +168,45 @@ impl Guard {
 /// The largest |mean f| of a learned grid in an iteration, over observed and synthesized images.
 fn magnitude(it: &Iteration) -> f32 {
     it.grids.iter().flat_map(|g| [g.energy_observed, g.energy_synthesized]).flatten().fold(0.0, |m, e| m.max(e.abs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use crate::learner::GridStats;
+
+    fn iteration(iteration: u64, energies: (f32, f32)) -> Iteration {
+        let grid = |size| GridStats {
+            size,
+            loss: Some(energies.1 - energies.0),
+            recon_error: 1.0,
+            energy_observed: Some(energies.0),
+            energy_synthesized: Some(energies.1),
+            langevin_gradient: Some(1.0),
+        };
+        Iteration { iteration, observed: vec![], synthesized: vec![], grids: vec![grid(4), grid(16)] }
+    }
+
+    #[test]
+    fn the_guard_warns_once_when_energies_stay_split() {
+        let learner = Learner::new(Config::tiny(), 1, &crate::device::cpu()).unwrap();
+        let mut guard = Guard::new(&learner, Rule::default());
+        // A split that heals before SPLIT_RUN iterations says nothing.
+        for i in 1..SPLIT_RUN as u64 {
+            guard.watch_split(&iteration(i, (2e7, -2e7)));
+        }
+        guard.watch_split(&iteration(SPLIT_RUN as u64, (2e7, 2.1e7)));
+        assert_eq!(guard.take_warning(), None);
+        for i in 1..=SPLIT_RUN as u64 {
+            guard.watch_split(&iteration(100 + i, (2e7, -2e7)));
+        }
+        let warning = guard.take_warning().expect("a warning after SPLIT_RUN split iterations");
+        assert!(
+            warning.contains("grid 4's energies have split") && warning.contains("before iteration 101"),
+            "{warning}"
+        );
+        guard.watch_split(&iteration(200, (2e7, -2e7)));
+        assert_eq!(guard.take_warning(), None, "said once");
+    }
 }

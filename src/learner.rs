@@ -35,6 +35,19 @@ pub struct GridStats {
     pub langevin_gradient: Option<f32>,
 }
 
+impl GridStats {
+    /// Whether this grid's energies have split: mean f(observed) above mean f(synthesized) by
+    /// more than half their summed magnitudes, with |mean f(observed)| over 10⁶. In a healthy run
+    /// the two stay close and of one sign; split, the synthesized images sit where f is flat,
+    /// their Langevin gradient collapses and the samples degrade (reports/stability.md).
+    pub fn energies_split(&self) -> bool {
+        match (self.energy_observed, self.energy_synthesized) {
+            (Some(o), Some(s)) => o - s > 0.5 * (o.abs() + s.abs()) && o.abs() > 1e6,
+            _ => false,
+        }
+    }
+}
+
 /// What one learning iteration produced. Images are device tensors, one per scale
 /// (coarse to fine, the 1×1 grid first); read them back only when they are drawn.
 pub struct Iteration {

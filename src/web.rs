@@ -13,7 +13,7 @@ use crate::data::{self, ImageSet};
 use crate::device::{self, read_all};
 use crate::guard::{Guard, Guarded, Rule};
 use crate::integrity::{self, Integrity};
-use crate::learner::{GridStats, Learner};
+use crate::learner::Learner;
 use crate::{Error, checkpoint, mosaic};
 
 /// `initThreadPool(n)` in JavaScript: start n Web Workers for rayon (the threaded build only).
@@ -211,7 +211,8 @@ impl Trainer {
     }
 
     /// One learning iteration on a batch of the observed images, under the divergence guard.
-    /// Returns the per-grid statistics as JSON, or, when the iteration diverged and was rolled
+    /// Returns the per-grid statistics as JSON (with the guard's `warning`, or null), or, when
+    /// the iteration diverged and was rolled
     /// back, `{"iteration": kept, "grids": [], "rollback": {"reason", "to", "lr"}}`. With
     /// `frame_every` > 0, every that many Langevin steps the chain is kept for
     /// [`Trainer::read_shown`].
@@ -229,7 +230,8 @@ impl Trainer {
                 self.frames = frames;
                 self.shown_observed = it.observed;
                 self.shown_synthesized = it.synthesized;
-                Ok(stats_json(it.iteration, &it.grids))
+                let warning = self.guard.as_mut().and_then(Guard::take_warning);
+                Ok(serde_json::json!({ "iteration": it.iteration, "grids": it.grids, "warning": warning }).to_string())
             }
             Guarded::RolledBack { reason, to, lr, .. } => Ok(serde_json::json!({
                 "iteration": to, "grids": [], "rollback": { "reason": reason, "to": to, "lr": lr },
@@ -481,10 +483,6 @@ pub struct NearestObserved {
     pub name: String,
     pub rms: f32,
     pub rgba: Vec<u8>,
-}
-
-fn stats_json(iteration: u64, grids: &[GridStats]) -> String {
-    serde_json::json!({ "iteration": iteration, "grids": grids }).to_string()
 }
 
 /// Check that a checkpoint file is readable and return its configuration JSON (without

@@ -275,3 +275,24 @@ fn a_decayed_learning_rate_stops_moving_the_nets() {
     block_on(learner.learn(data.narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
     assert_eq!(first(&learner), after_one, "the second update's rate has decayed to nothing");
 }
+
+/// The split the divergence guard warns about, on figures of grid 64 logged by
+/// `scripts/stability.py` (reports/stability.md): healthy iterations (close, one sign; both
+/// negative after a flip), a blip below 10⁶, and split ones (opposite signs, large).
+#[test]
+fn energies_split_where_the_stability_study_saw_them_split() {
+    let grid = |o: f32, s: f32| multigrid_ebm::learner::GridStats {
+        size: 64,
+        loss: Some(s - o),
+        recon_error: 30.0,
+        energy_observed: Some(o),
+        energy_synthesized: Some(s),
+        langevin_gradient: Some(1e3),
+    };
+    for (o, s) in [(7.38e6, 7.83e6), (-1.07e8, -1.06e8), (1.43e5, -2.48e4), (6.89e6, 1.11e7)] {
+        assert!(!grid(o, s).energies_split(), "{o:e} / {s:e} is healthy");
+    }
+    for (o, s) in [(7.44e7, -8.42e7), (2.04e7, -1.98e7), (1.46e9, -1.68e9)] {
+        assert!(grid(o, s).energies_split(), "{o:e} / {s:e} is split");
+    }
+}

@@ -237,6 +237,7 @@ async function learnOnce(): Promise<boolean> {
     writeUrl(currentSettings(), url.backend);
     return true;
   }
+  if (r.warning) message(r.warning, 'error');
   recentSeconds = [...recentSeconds.slice(-9), (performance.now() - started) / 1000];
   const itersPerSecond = recentSeconds.length / recentSeconds.reduce((a, b) => a + b, 0);
   $('speed').textContent = `${itersPerSecond.toFixed(2)} it/s`;

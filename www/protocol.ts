@@ -97,6 +97,8 @@ export interface Replies {
     grids: GridStats[];
     /** Present when the iteration diverged and the guard rolled the model back to iteration `to`. */
     rollback?: { reason: string; to: number; lr: number };
+    /** The divergence guard's warning about the learning so far (energies that have split). */
+    warning?: string | null;
     observed: GridImages[];
     synthesized: GridImages[];
     frames: Frame[];

@@ -212,6 +212,11 @@ pub fn run(args: Args) -> Result<(), Error> {
                 return Err(e);
             }
         };
+        if let Some(warning) = guard.take_warning() {
+            let line = serde_json::json!({ "event": "warning", "message": warning });
+            writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
+            if args.quiet { eprintln!("{warning}") } else { bar.println(warning) }
+        }
         let seconds = started.elapsed().as_secs_f64();
         let line = serde_json::json!({
             "iteration": it.iteration, "seconds": seconds, "method": config.method.name(), "grids": it.grids,
