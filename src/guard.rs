@@ -10,6 +10,9 @@
 //!   synthesized images, exceeds [`Rule::growth`] times its value at the last good state (or
 //!   [`Rule::floor`], whichever is larger).
 //!
+//! It also warns (without rolling back) when a grid's energies have split for [`SPLIT_RUN`]
+//! iterations in a row ([`Guard::take_warning`]).
+//!
 //! The state is kept every [`Rule::keep_every`] iterations, so the window is at most that long.
 //! A guard started on a resumed or loaded model, whose energies it has not seen, takes its
 //! first iteration's magnitude as the reference.
