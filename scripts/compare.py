@@ -60,6 +60,17 @@ def train_and_evaluate(a, method, seed, env):
     }
 
 
+def pyplot():
+    """matplotlib's pyplot, drawing to files, or exit saying how to install it."""
+    try:
+        import matplotlib
+    except ImportError:
+        sys.exit("matplotlib is needed: .venv/bin/pip install matplotlib==3.10.8 and run with .venv/bin/python")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def mean_sd(values):
     values = [v for v in values if v is not None]
     if not values:
@@ -80,12 +91,7 @@ def main():
     p.add_argument("--methods", default=",".join(m for m, _ in METHODS), help="train only these (with --train-only)")
     p.add_argument("--train-only", action="store_true", help="train and evaluate, but write no report")
     a = p.parse_args()
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit("matplotlib is needed: .venv/bin/pip install matplotlib==3.10.8 and run with .venv/bin/python")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     seeds = [int(s) for s in a.seeds.split(",")]
     figures = os.path.join(a.report, "comparison")

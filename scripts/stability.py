@@ -17,7 +17,7 @@ import argparse, json, os, shutil, subprocess, sys, threading
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ROOT, evaluate, run  # noqa: E402
+from compare import ROOT, evaluate, pyplot, run  # noqa: E402
 
 # name, label, `multigrid train` arguments on top of the preset (every setting studied is named,
 # so the runs do not depend on the preset's defaults), and the iterations it is trained for
@@ -131,12 +131,7 @@ def main():
     p.add_argument("--report", default=os.path.join(ROOT, "reports"))
     p.add_argument("--report-only", action="store_true", help="train no further: report the snapshots scored so far")
     a = p.parse_args()
-    try:
-        import matplotlib
-    except ImportError:
-        sys.exit("matplotlib is needed: .venv/bin/pip install matplotlib==3.10.8 and run with .venv/bin/python")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figures = os.path.join(a.report, "stability")
     os.makedirs(figures, exist_ok=True)
