@@ -60,6 +60,13 @@ def train_and_evaluate(a, method, seed, env):
     }
 
 
+def finest_samples(weights, out, dest):
+    """16 samples (seed 0) of a model into the folder `out`, and the finest grid's mosaic copied to `dest`."""
+    run("sample", "--weights", weights, "--n", "16", "--seed", "0", "--out", out)
+    finest = max(os.listdir(out), key=lambda f: int(f.split("_")[1].split("x")[0]))
+    shutil.copy(os.path.join(out, finest), dest)
+
+
 def pyplot():
     """matplotlib's pyplot, drawing to files, or exit saying how to install it."""
     try:
@@ -108,9 +115,7 @@ def main():
         return
     for method, _ in METHODS:
         out = run_dir(a, method, seeds[0])
-        run("sample", "--weights", os.path.join(out, "checkpoint.bpk"), "--n", "16", "--seed", "0", "--out", os.path.join(out, "samples"))
-        finest = max(os.listdir(os.path.join(out, "samples")), key=lambda f: int(f.split("_")[1].split("x")[0]))
-        shutil.copy(os.path.join(out, "samples", finest), os.path.join(figures, f"{method}.png"))
+        finest_samples(os.path.join(out, "checkpoint.bpk"), os.path.join(out, "samples"), os.path.join(figures, f"{method}.png"))
     reference = json.loads(run("eval", "--images", os.path.join(ROOT, "data", "textures", "train"), "--json", capture=True))["metrics"]
     json.dump({"preset": a.preset, "iters": a.iters, "seeds": seeds, "reference": reference, "runs": results},
               open(os.path.join(figures, "results.json"), "w"), indent=1)

@@ -17,7 +17,7 @@ import argparse, json, os, shutil, subprocess, sys, threading
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ROOT, evaluate, pyplot, run  # noqa: E402
+from compare import ROOT, evaluate, finest_samples, pyplot, run  # noqa: E402
 
 # name, label, `multigrid train` arguments on top of the preset (every setting studied is named,
 # so the runs do not depend on the preset's defaults), and the iterations it is trained for
@@ -52,7 +52,8 @@ def diverged(curve):
 def split_from(log, run=50):
     """The first iteration from which the finest grid's energies stay split for `run` iterations:
     f(obs) above f(syn) by more than half their summed magnitudes, and |f(obs)| over 10⁶ (a
-    healthy run keeps the two close, of one sign)."""
+    healthy run keeps the two close, of one sign). The same rule as GridStats::energies_split
+    (src/learner.rs), which the guard warns on; this one also reads logs made before the warning."""
     def split(l):
         o, s = l["grids"][-1]["energy_observed"], l["grids"][-1]["energy_synthesized"]
         return o - s > 0.5 * (abs(o) + abs(s)) and abs(o) > 1e6
@@ -82,24 +83,22 @@ def train_variant(a, name, extra, iters, cores):
         return {"name": name, "curve": [], "stopped": None, "events": [], "log": []}
     else:
         shutil.rmtree(out, ignore_errors=True)
-    for done in range(a.every, iters + 1, a.every):
-        if a.report_only:
+    for done in range(a.every, iters + 1, a.every) if not a.report_only else ():
+        if stopped:
             break
-        if stopped or any(c["iteration"] == done for c in curve):
+        if any(c["iteration"] == done for c in curve):
             continue
         if curve and diverged(curve):
             stopped = {"after": curve[-1]["iteration"], "why": "diverged: SWD above twice its best twice in a row"}
-            break
-        env = cores.env()
-        try:
-            run("train", "--preset", a.preset, "--seed", str(a.seed), "--iters", str(done), "--out", out,
-                "--resume", "--quiet", "--save-every", str(a.every), "--snapshot-every", str(a.every), *extra, env=env)
-        except subprocess.CalledProcessError as e:
-            stopped = {"after": curve[-1]["iteration"] if curve else 0, "why": f"multigrid train exited {e.returncode}"}
         else:
-            curve.append({"iteration": done, **evaluate(os.path.join(out, f"checkpoint_{done}.bpk"), env=env)})
-        json.dump({"key": key, "curve": curve, "stopped": stopped}, open(saved, "w"), indent=1)
-    if not a.report_only:
+            env = cores.env()
+            try:
+                run("train", "--preset", a.preset, "--seed", str(a.seed), "--iters", str(done), "--out", out, "--resume",
+                    "--quiet", "--save-every", str(a.every), "--snapshot-every", str(a.every), *extra, env=env)
+            except subprocess.CalledProcessError as e:
+                stopped = {"after": curve[-1]["iteration"] if curve else 0, "why": f"multigrid train exited {e.returncode}"}
+            else:
+                curve.append({"iteration": done, **evaluate(os.path.join(out, f"checkpoint_{done}.bpk"), env=env)})
         json.dump({"key": key, "curve": curve, "stopped": stopped}, open(saved, "w"), indent=1)
     log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
     # Up to the last scored snapshot (a report made while a chunk runs leaves that chunk out).
@@ -112,12 +111,9 @@ def train_variant(a, name, extra, iters, cores):
 
 def mosaic(a, name, iteration, figures):
     """16 samples (seed 0) of a variant's snapshot, as reports/stability/NAME_N.png."""
-    out = os.path.join(a.runs, name, f"samples_{iteration}")
-    run("sample", "--weights", os.path.join(a.runs, name, f"checkpoint_{iteration}.bpk"), "--n", "16", "--seed", "0",
-        "--out", out)
-    finest = max(os.listdir(out), key=lambda f: int(f.split("_")[1].split("x")[0]))
     path = f"{name}_{iteration}.png"
-    shutil.copy(os.path.join(out, finest), os.path.join(figures, path))
+    finest_samples(os.path.join(a.runs, name, f"checkpoint_{iteration}.bpk"),
+                   os.path.join(a.runs, name, f"samples_{iteration}"), os.path.join(figures, path))
     return path
 
 

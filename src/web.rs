@@ -212,8 +212,8 @@ impl Trainer {
 
     /// One learning iteration on a batch of the observed images, under the divergence guard.
     /// Returns the per-grid statistics as JSON (with the guard's `warning`, or null), or, when
-    /// the iteration diverged and was rolled
-    /// back, `{"iteration": kept, "grids": [], "rollback": {"reason", "to", "lr"}}`. With
+    /// the iteration diverged and was rolled back,
+    /// `{"iteration": kept, "grids": [], "rollback": {"reason", "to", "lr"}}`. With
     /// `frame_every` > 0, every that many Langevin steps the chain is kept for
     /// [`Trainer::read_shown`].
     pub async fn learn(&mut self, frame_every: usize) -> Result<String, JsValue> {
@@ -283,9 +283,9 @@ impl Trainer {
 
     /// Recover the occluded pixels of one image (RGBA, any size: centre-cropped and resized to
     /// the finest grid) given a mask of the same size (one byte per pixel, non-zero = occluded).
-    /// The chain's result per scale is kept for [`Trainer::read_shown`] ("synthesized"); the
-    /// Langevin frames for [`Trainer::read_shown`]. Returns the mean absolute error over the
-    /// occluded pixels, in grey levels.
+    /// The chain's result per scale (as "synthesized") and its Langevin frames are kept for
+    /// [`Trainer::read_shown`]. Returns the mean absolute error over the occluded pixels, in
+    /// grey levels.
     pub async fn inpaint(
         &mut self,
         rgba: &[u8],
@@ -336,20 +336,21 @@ impl Trainer {
     }
 
     /// RGBA of what the last iteration, sample or recovery left to show, read back in one
-    /// transaction (one wait on a GPU): the observed and synthesized images, one array per
-    /// scale, coarse to fine, each n × s × s × 4 bytes, and, with `frames`, the kept Langevin
-    /// frames in the order they were kept.
+    /// transaction (one wait on a GPU): the observed images and, with `synthesized`, the
+    /// synthesized ones, one array per scale, coarse to fine, each n × s × s × 4 bytes; with
+    /// `frames`, the kept Langevin frames in the order they were kept.
     #[wasm_bindgen(js_name = readShown)]
-    pub async fn read_shown(&self, frames: bool) -> Result<ShownImages, JsValue> {
+    pub async fn read_shown(&self, synthesized: bool, frames: bool) -> Result<ShownImages, JsValue> {
+        let shown_synthesized: &[_] = if synthesized { &self.shown_synthesized } else { &[] };
         let kept: &[_] = if frames { &self.frames } else { &[] };
-        let tensors: Vec<Tensor<4>> = (self.shown_observed.iter().chain(&self.shown_synthesized).cloned())
+        let tensors: Vec<Tensor<4>> = (self.shown_observed.iter().chain(shown_synthesized).cloned())
             .chain(kept.iter().map(|(_, _, t)| t.clone()))
             .collect();
         let mut rgba = rgba_vecs(&tensors).await?.into_iter();
         let mut arrays =
             |n: usize| -> Vec<Uint8Array> { rgba.by_ref().take(n).map(|v| Uint8Array::from(v.as_slice())).collect() };
         let observed = arrays(self.shown_observed.len());
-        let synthesized = arrays(self.shown_synthesized.len());
+        let synthesized = arrays(shown_synthesized.len());
         let frames = kept
             .iter()
             .zip(rgba)

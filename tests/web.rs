@@ -41,7 +41,7 @@ async fn learn_and_round_trip(backend: &str) {
     for g in grids(&stats) {
         assert!(g["loss"].as_f64().unwrap().is_finite(), "{backend}: {g}");
     }
-    let shown = t.read_shown(true).await.map_err(JsValue::from).unwrap();
+    let shown = t.read_shown(true, true).await.map_err(JsValue::from).unwrap();
     let sizes = [1usize, 4, 16];
     assert_eq!((shown.observed.len(), shown.synthesized.len()), (3, 3));
     for (i, s) in sizes.iter().enumerate() {
@@ -49,6 +49,12 @@ async fn learn_and_round_trip(backend: &str) {
             assert_eq!(rgba.length() as usize, 8 * s * s * 4, "{backend}: grid {s}");
         }
     }
+    let observed_only = t.read_shown(false, false).await.map_err(JsValue::from).unwrap();
+    assert_eq!(
+        (observed_only.observed.len(), observed_only.synthesized.len(), observed_only.frames.len()),
+        (3, 0, 0),
+        "{backend}: only the observed images asked for"
+    );
     let frames = shown.frames;
     assert_eq!(frames.len(), 4, "{backend}: T = 10, a frame every 5 steps, 2 grids");
     assert_eq!((frames[0].grid, frames[0].step, frames[0].rgba.len()), (1, 4, 8 * 4 * 4 * 4), "{backend}: grid 4");
@@ -72,8 +78,8 @@ async fn learn_and_round_trip(backend: &str) {
         t.sample(4, 9, 0).await.map_err(JsValue::from).unwrap();
         back.sample(4, 9, 0).await.map_err(JsValue::from).unwrap();
         let (a, b) = (
-            t.read_shown(false).await.map_err(JsValue::from).unwrap(),
-            back.read_shown(false).await.map_err(JsValue::from).unwrap(),
+            t.read_shown(true, false).await.map_err(JsValue::from).unwrap(),
+            back.read_shown(true, false).await.map_err(JsValue::from).unwrap(),
         );
         assert!(a.frames.is_empty(), "{backend}: no frames asked for");
         assert!(

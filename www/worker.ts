@@ -236,9 +236,10 @@ function gridImages(arrays: Uint8Array[], scales: number[]): GridImages[] {
   return arrays.map((rgba, i) => ({ size: scales[i], count: rgba.length / (4 * scales[i] * scales[i]), rgba }));
 }
 
-/** What the last call left to show, read back at once (one wait on a GPU). */
-async function readShown(frames: boolean): Promise<{ observed: GridImages[]; synthesized: GridImages[]; frames: Frame[] }> {
-  const shown = await trainer!.readShown(frames);
+/** What the last call left to show, read back at once (one wait on a GPU): the observed
+ *  images, and the synthesized ones and the kept frames where asked for. */
+async function readShown(synthesized: boolean, frames: boolean): Promise<{ observed: GridImages[]; synthesized: GridImages[]; frames: Frame[] }> {
+  const shown = await trainer!.readShown(synthesized, frames);
   const scales = info().scales;
   const out = {
     observed: gridImages(shown.observed, scales),
@@ -300,11 +301,11 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       return { imageCount: 0 };
     case 'show-observed':
       trainer!.showObserved(request.n);
-      return { observed: (await readShown(false)).observed, shown: ++shown };
+      return { observed: (await readShown(false, false)).observed, shown: ++shown };
     case 'learn': {
       const t0 = performance.now();
       const stats = JSON.parse(await trainer!.learn(request.frameEvery));
-      const { observed, synthesized, frames } = await readShown(request.frameEvery > 0);
+      const { observed, synthesized, frames } = await readShown(true, request.frameEvery > 0);
       if (!stats.rollback) shown++; // a rolled-back iteration shows nothing new
       return { ...stats, observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown };
     }
@@ -312,7 +313,7 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       const t0 = performance.now();
       await trainer!.sample(request.n, BigInt(request.seed), request.frameEvery);
       // Chain i started from observed image i's colour; none when the page has no images.
-      const { observed, synthesized, frames } = await readShown(request.frameEvery > 0);
+      const { observed, synthesized, frames } = await readShown(true, request.frameEvery > 0);
       return { observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown: ++shown };
     }
     case 'export': {
@@ -325,7 +326,7 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       return probe(request.backend, request.threads, request.runs, request.reps);
     case 'inpaint': {
       const error = await trainer!.inpaint(request.rgba, request.mask, request.width, request.height, request.frameEvery);
-      const { observed: masked, synthesized: recovered, frames } = await readShown(request.frameEvery > 0);
+      const { observed: masked, synthesized: recovered, frames } = await readShown(true, request.frameEvery > 0);
       return { masked, recovered, frames, error, shown: ++shown };
     }
     case 'energies': {
