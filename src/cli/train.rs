@@ -174,6 +174,11 @@ pub fn run(args: Args) -> Result<(), Error> {
             .progress_chars("=> "),
     );
     bar.set_position(learner.iteration);
+    // One JSON line appended to the log; a message on the terminal, above the progress bar.
+    let mut append = |line: serde_json::Value| {
+        writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))
+    };
+    let say = |message: String| if args.quiet { eprintln!("{message}") } else { bar.println(message) };
 
     let save = |learner: &Learner, last: Option<&Iteration>| -> Result<(), Error> {
         checkpoint::save(learner, &checkpoint_path)?;
@@ -192,16 +197,10 @@ pub fn run(args: Args) -> Result<(), Error> {
         let it = match on_pool(|| block_on(guard.learn(&mut learner, batch, &mut |_, _, _| {}))) {
             Ok(Guarded::Learned(it)) => it,
             Ok(Guarded::RolledBack { reason, to, lr, rollbacks_in_a_row }) => {
-                let line = serde_json::json!({
+                append(serde_json::json!({
                     "event": "rollback", "reason": reason, "to": to, "lr": lr, "rollbacks_in_a_row": rollbacks_in_a_row,
-                });
-                writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
-                let said = format!("rolled back to iteration {to} and lowered the learning rate to {lr:.3e}: {reason}");
-                if args.quiet {
-                    eprintln!("{said}")
-                } else {
-                    bar.println(said)
-                }
+                }))?;
+                say(format!("rolled back to iteration {to} and lowered the learning rate to {lr:.3e}: {reason}"));
                 bar.set_position(learner.iteration);
                 continue;
             }
@@ -212,17 +211,15 @@ pub fn run(args: Args) -> Result<(), Error> {
                 return Err(e);
             }
         };
-        if let Some(warning) = guard.take_warning() {
-            let line = serde_json::json!({ "event": "warning", "message": warning });
-            writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
-            if args.quiet { eprintln!("{warning}") } else { bar.println(warning) }
-        }
         let seconds = started.elapsed().as_secs_f64();
-        let line = serde_json::json!({
+        if let Some(warning) = guard.take_warning() {
+            append(serde_json::json!({ "event": "warning", "message": warning }))?;
+            say(warning);
+        }
+        append(serde_json::json!({
             "iteration": it.iteration, "seconds": seconds, "method": config.method.name(), "grids": it.grids,
             "lr": learner.config.optimizer.lr_at(it.iteration - 1), "rss_mb": resident_mb(),
-        });
-        writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
+        }))?;
         bar.set_message(summary(&it));
         bar.set_position(it.iteration);
         if args.quiet && (it.iteration % args.save_every == 0 || it.iteration == 1) {
