@@ -23,9 +23,11 @@ from compare import ROOT, evaluate, finest_samples, pyplot, run  # noqa: E402
 # so the runs do not depend on the preset's defaults), and the iterations it is trained for
 # (None: --iters).
 VARIANTS = [
-    ("constant-lr", "official code: constant learning rate, no penalty", ["--lr-half-life", "0", "--energy-penalty", "0"], None),
-    ("lr-half-life-2000", "learning rate halving every 2,000 iterations", ["--lr-half-life", "2000", "--energy-penalty", "0"], None),
-    ("energy-penalty", "energy penalty α = 2.5·10⁻⁸, constant learning rate", ["--lr-half-life", "0", "--energy-penalty", "2.5e-8"], None),
+    ("constant-lr", "official code: constant learning rate, no penalty", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "0"], None),
+    ("lr-half-life-2000", "learning rate halving every 2,000 iterations", ["--lr-half-life", "2000", "--energy-penalty", "0", "--weight-decay", "0"], None),
+    ("energy-penalty", "energy penalty α = 2.5·10⁻⁸, constant learning rate", ["--lr-half-life", "0", "--energy-penalty", "2.5e-8", "--weight-decay", "0"], None),
+    ("weight-decay-1e-3", "weight decay λ = 10⁻³, constant learning rate", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "1e-3"], None),
+    ("weight-decay-1e-2", "weight decay λ = 10⁻², constant learning rate", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "1e-2"], None),
 ]
 
 
@@ -71,16 +73,32 @@ def train_and_score(a, name, extra, iters, cores):
         cores.done()
 
 
+def recorded(a, name, extra, iters):
+    """A finished run of this variant in the committed report (results.json), when its runs/
+    folder is gone (a fresh clone): it is reported as it was, not trained again."""
+    path = os.path.join(a.report, "stability", "results.json")
+    if not os.path.exists(path):
+        return None
+    report = json.load(open(path))
+    if (report["preset"], report["seed"], report["every"]) != (a.preset, a.seed, a.every):
+        return None
+    r = next((r for r in report["runs"] if r["name"] == name and r.get("args") == extra), None)
+    finished = r and r["curve"] and (r["stopped"] or r["curve"][-1]["iteration"] >= iters)
+    return r if finished else None
+
+
 def train_variant(a, name, extra, iters, cores):
     out = os.path.join(a.runs, name)
     saved = os.path.join(out, "curve.json")
     key = {"preset": a.preset, "seed": a.seed, "every": a.every, "args": extra}
     kept = json.load(open(saved)) if os.path.exists(saved) else None
+    if kept is None and (r := recorded(a, name, extra, iters)):
+        return r
     curve, stopped = [], None
     if kept and kept["key"] == key:
         curve, stopped = [c for c in kept["curve"] if c["iteration"] <= iters], kept.get("stopped")
     elif a.report_only:
-        return {"name": name, "curve": [], "stopped": None, "events": [], "log": []}
+        return {"name": name, "args": extra, "curve": [], "stopped": None, "events": [], "log": []}
     else:
         shutil.rmtree(out, ignore_errors=True)
     for done in range(a.every, iters + 1, a.every) if not a.report_only else ():
@@ -106,13 +124,17 @@ def train_variant(a, name, extra, iters, cores):
     events = [l for l in log if "event" in l]
     # A chunk cut off and run again logs its iterations twice: keep the last of each.
     log = sorted({l["iteration"]: l for l in log if "iteration" in l}.values(), key=lambda l: l["iteration"])[:iters]
-    return {"name": name, "curve": curve, "stopped": stopped, "events": events, "log": log}
+    return {"name": name, "args": extra, "curve": curve, "stopped": stopped, "events": events, "log": log}
 
 
 def mosaic(a, name, iteration, figures):
-    """16 samples (seed 0) of a variant's snapshot, as reports/stability/NAME_N.png."""
+    """16 samples (seed 0) of a variant's snapshot, as reports/stability/NAME_N.png (kept as it
+    is when the snapshot is not here: a run reported from results.json)."""
     path = f"{name}_{iteration}.png"
-    finest_samples(os.path.join(a.runs, name, f"checkpoint_{iteration}.bpk"),
+    checkpoint = os.path.join(a.runs, name, f"checkpoint_{iteration}.bpk")
+    if not os.path.exists(checkpoint) and os.path.exists(os.path.join(figures, path)):
+        return path
+    finest_samples(checkpoint,
                    os.path.join(a.runs, name, f"samples_{iteration}"), os.path.join(figures, path))
     return path
 

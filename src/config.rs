@@ -104,6 +104,12 @@ pub struct OptimizerConfig {
     /// t. None (the official code, and what files without the field get) keeps it constant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lr_half_life: Option<f64>,
+    /// Decoupled weight decay λ (AdamW, Loshchilov & Hutter 2019): before each Adam step every
+    /// parameter is multiplied by 1 − lr·λ. It bounds the weights, which Adam at lr 0.3 lets
+    /// grow without end (and with them the energies' scale and the Langevin step's reach). 0 (the
+    /// official code, and what files without the field get) is plain Adam.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub weight_decay: f64,
 }
 
 impl OptimizerConfig {
@@ -234,7 +240,7 @@ impl Config {
                 noise: false,
                 clip: Some([0.0, 255.0]),
             },
-            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8, lr_half_life: None },
+            optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8, lr_half_life: None, weight_decay: 0.0 },
             batch_size: 100,
             method: Method::Multigrid,
             cd_steps: None,
@@ -383,9 +389,14 @@ impl Config {
             && (0.0..1.0).contains(&o.beta2)
             && o.epsilon.is_finite()
             && o.epsilon >= 0.0
-            && o.lr_half_life.is_none_or(|h| h.is_finite() && h > 0.0);
+            && o.lr_half_life.is_none_or(|h| h.is_finite() && h > 0.0)
+            && o.weight_decay >= 0.0
+            && o.lr * o.weight_decay < 1.0;
         if !valid {
-            return bad(format!("Adam needs lr > 0, 0 ≤ β < 1, a finite ε ≥ 0 and a finite half-life > 0, got {o:?}"));
+            return bad(format!(
+                "Adam needs lr > 0, 0 ≤ β < 1, a finite ε ≥ 0, a finite half-life > 0 and a weight decay \
+                 0 ≤ λ < 1/lr, got {o:?}"
+            ));
         }
         if !(self.energy_penalty.is_finite() && self.energy_penalty >= 0.0) {
             return bad(format!("the energy penalty α must be finite and ≥ 0, got {}", self.energy_penalty));
@@ -449,6 +460,8 @@ pub struct Overrides {
     /// Iterations over which the learning rate halves ([`OptimizerConfig::lr_half_life`]);
     /// 0 keeps it constant.
     pub lr_half_life: Option<f64>,
+    /// Decoupled weight decay λ ([`OptimizerConfig::weight_decay`]); 0 is plain Adam.
+    pub weight_decay: Option<f64>,
     /// Langevin noise on or off.
     pub noise: Option<bool>,
     pub norm: Option<Norm>,
@@ -485,6 +498,9 @@ impl Config {
         }
         if let Some(h) = o.lr_half_life {
             c.optimizer.lr_half_life = (h != 0.0).then_some(h);
+        }
+        if let Some(l) = o.weight_decay {
+            c.optimizer.weight_decay = l;
         }
         if let Some(n) = o.noise {
             c.langevin.noise = n;
@@ -560,6 +576,22 @@ mod tests {
             let c = Config::small().with_overrides(&Overrides { lr_half_life: Some(bad), ..Default::default() });
             assert!(c.is_err(), "half-life {bad} accepted");
         }
+    }
+
+    #[test]
+    fn weight_decay_is_set_by_overrides_and_bounded() {
+        let with = |l: f64| Config::small().with_overrides(&Overrides { weight_decay: Some(l), ..Default::default() });
+        assert_eq!(with(1e-3).unwrap().optimizer.weight_decay, 1e-3);
+        assert_eq!(Config::small().optimizer.weight_decay, 0.0, "the official code has none");
+        // lr·λ ≥ 1 would flip or zero every parameter at each step.
+        for bad in [-1e-3, f64::NAN, f64::INFINITY, 1.0 / Config::small().optimizer.lr] {
+            assert!(with(bad).is_err(), "weight decay {bad} accepted");
+        }
+        // Files written before the field existed load with none.
+        let mut json: serde_json::Value = serde_json::from_str(&Config::small().to_json()).unwrap();
+        assert!(json["optimizer"].get("weight_decay").is_none(), "0 is not written");
+        json["optimizer"]["weight_decay"] = 2e-3.into();
+        assert_eq!(Config::from_json(&json.to_string()).unwrap().optimizer.weight_decay, 2e-3);
     }
 
     #[test]

@@ -33,15 +33,18 @@ impl NetsAdam {
     }
 
     /// θ_k ← Adam(θ_k, ∂loss/∂θ_k): grid k's net after one step, the step that follows
-    /// `iteration` learned iterations (at [`OptimizerConfig::lr_at`] that iteration).
+    /// `iteration` learned iterations (at [`OptimizerConfig::lr_at`] that iteration), after the
+    /// decoupled weight decay θ ← (1 − lr·λ)·θ when λ ([`OptimizerConfig::weight_decay`]) is set.
     pub fn step(&mut self, k: usize, net: &EnergyNet, config: &Config, iteration: u64, grads: &Gradients) -> EnergyNet {
         let lr = config.optimizer.lr_at(iteration);
+        let decay = config.optimizer.weight_decay;
         let updated = net
             .parameters_and_gradients(Some(grads))
             .into_iter()
             .zip(self.states[k].iter_mut())
             .map(|(((value, id), grad), state)| match grad {
                 Some(grad) => {
+                    let value = if decay > 0.0 { value * (1.0 - lr * decay) } else { value };
                     let (value, next) = self.adam.step(lr, value, grad, state.take());
                     *state = next;
                     (value, id)

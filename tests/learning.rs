@@ -276,6 +276,32 @@ fn a_decayed_learning_rate_stops_moving_the_nets() {
     assert_eq!(first(&learner), after_one, "the second update's rate has decayed to nothing");
 }
 
+/// Decoupled weight decay: from the same start, one iteration with λ differs from one without
+/// by exactly −lr·λ·θ (the Adam step itself is the same, as the gradients are).
+#[test]
+fn weight_decay_shrinks_every_parameter_by_lr_times_lambda() {
+    let data = stripes("weight-decay");
+    let plain = Config::tiny();
+    let mut decayed = plain.clone();
+    decayed.optimizer.weight_decay = 0.5;
+    let (lr, lambda) = (plain.optimizer.lr as f32, decayed.optimizer.weight_decay as f32);
+    let all = |learner: &Learner| -> Vec<f32> {
+        learner.nets.iter().flat_map(|n| n.flat_parameters()).flat_map(|(p, _)| values(p)).collect()
+    };
+    let mut learners = [plain, decayed].map(|c| Learner::new(c, 1, &cpu()).unwrap());
+    let before = all(&learners[0]);
+    for learner in &mut learners {
+        block_on(learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+    }
+    let (without, with) = (all(&learners[0]), all(&learners[1]));
+    let moved = before.iter().zip(&with).filter(|(b, w)| b != w).count();
+    assert!(moved > before.len() / 2, "the decayed nets learned");
+    for ((b, w0), w) in before.iter().zip(&without).zip(&with) {
+        let expected = w0 - lr * lambda * b;
+        assert!((w - expected).abs() <= 1e-4 * (1.0 + expected.abs()), "{w} is not {w0} − lr·λ·{b} = {expected}");
+    }
+}
+
 /// The split the divergence guard warns about, on figures of grid 64 logged by
 /// `scripts/stability.py` (reports/stability.md): healthy iterations (close, one sign; both
 /// negative after a flip), a blip below 10⁶, and split ones (opposite signs, large).

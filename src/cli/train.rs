@@ -66,6 +66,10 @@ pub struct Args {
     /// Iterations over which the learning rate halves (0: constant, as in the official code).
     #[arg(long)]
     lr_half_life: Option<f64>,
+    /// Decoupled weight decay λ: every parameter × (1 − lr·λ) before each Adam step (0: plain
+    /// Adam, as in the official code).
+    #[arg(long)]
+    weight_decay: Option<f64>,
     /// Add Langevin noise (on or off).
     #[arg(long)]
     noise: Option<String>,
@@ -101,6 +105,7 @@ fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Er
         norm: args.norm.as_deref().map(str::parse).transpose()?,
         energy_penalty: args.energy_penalty,
         lr_half_life: args.lr_half_life,
+        weight_decay: args.weight_decay,
     };
     Learner::new(config.with_overrides(&overrides)?, args.seed, device)
 }

@@ -30,6 +30,10 @@ lr?: number,
  */
 lr_half_life?: number, 
 /**
+ * Decoupled weight decay λ ([`OptimizerConfig::weight_decay`]); 0 is plain Adam.
+ */
+weight_decay?: number, 
+/**
  * Langevin noise on or off.
  */
 noise?: boolean, norm?: Norm, 
