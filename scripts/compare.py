@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Multigrid vs CD vs persistent CD on the bundled textures: the same nets, optimiser and batch,
-and the same Langevin budget per iteration (T steps on each of the grids for multigrid; as many
-steps, T x grids, on the finest grid for CD and PCD). Each method is trained for several seeds in
-chunks (resuming from its checkpoint), evaluated after every chunk with `multigrid eval` on the
-held-out textures, and summarised in reports/comparison.md with learning curves and sample mosaics.
+"""Multigrid vs CD vs persistent CD on the bundled textures and digits: the same nets, optimiser and
+batch, and the same Langevin budget per iteration (T steps on each of the grids for multigrid; as
+many steps, T x grids, on the finest grid for CD and PCD). Each method is trained for several seeds
+in chunks (resuming from its checkpoint), evaluated after every chunk with `multigrid eval` on the
+dataset's held-out images, and summarised in reports/comparison.md with learning curves and sample
+mosaics, one section per dataset (the digits also read by scripts/classify-digits).
 
-  scripts/compare.py [--preset small] [--iters 400] [--chunk 100] [--seeds 1,2,3] [--jobs 1]
+  scripts/compare.py [--datasets textures,digits] [--iters 2000] [--chunk 250] [--seeds 1,2,3] [--jobs 1]
 Interrupted runs resume where they stopped (each run keeps its evaluations in curve.json); with
 --train-only --methods cd,pcd, only those runs are trained (to share the work between machines).
 With --jobs N, N runs train at once (each with the machine's cores shared out through
@@ -18,6 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BIN = os.path.join(ROOT, "target", "release", "multigrid")
 METHODS = [("multigrid", "multi-grid"), ("cd", "CD"), ("pcd", "persistent CD")]
+# name: (preset, training images, held-out images, how the report names them).
+DATASETS = {
+    "textures": ("small", "data/textures/train", "data/textures/held-out",
+                 "the bundled textures (120 training, 36 held-out images of 64×64)"),
+    "digits": ("digits", "data/digits/train", "data/digits/held-out",
+               "the bundled digits (1,000 training, 200 held-out MNIST digits padded to 32×32)"),
+}
 
 
 def run(*args, capture=False, env=None):
@@ -26,20 +34,25 @@ def run(*args, capture=False, env=None):
     return out.stdout if capture else None
 
 
-def evaluate(weights, seed=0, env=None):
-    return json.loads(run("eval", "--weights", weights, "--seed", str(seed), "--json", capture=True, env=env))["metrics"]
+def evaluate(weights, seed=0, env=None, data=None):
+    """`multigrid eval` of a checkpoint against the bundled held-out textures, or the held-out
+    images of `data` (a DATASETS entry)."""
+    against = ["--data", os.path.join(ROOT, data[2]), "--train", os.path.join(ROOT, data[1])] if data else []
+    return json.loads(run("eval", "--weights", weights, "--seed", str(seed), "--json", *against, capture=True,
+                          env=env))["metrics"]
 
 
-def run_dir(a, method, seed):
-    return os.path.join(a.runs, f"{method}-seed{seed}")
+def run_dir(a, dataset, method, seed):
+    return os.path.join(a.runs, dataset, f"{method}-seed{seed}")
 
 
-def train_and_evaluate(a, method, seed, env):
+def train_and_evaluate(a, dataset, method, seed, env):
     """Trains one method for one seed in chunks, evaluating after each chunk. Resumable: the
     evaluations so far are kept in the run's curve.json, and training resumes from its checkpoint."""
-    out = run_dir(a, method, seed)
+    preset, train, *_ = data = DATASETS[dataset]
+    out = run_dir(a, dataset, method, seed)
     saved = os.path.join(out, "curve.json")
-    key = {"preset": a.preset, "method": method, "seed": seed, "chunk": a.chunk}
+    key = {"preset": preset, "data": train, "method": method, "seed": seed, "chunk": a.chunk}
     kept = json.load(open(saved)) if os.path.exists(saved) else None
     curve = []
     if kept and kept["key"] == key:
@@ -49,9 +62,9 @@ def train_and_evaluate(a, method, seed, env):
     for done in range(a.chunk, a.iters + 1, a.chunk):
         if any(c["iteration"] == done for c in curve):
             continue
-        run("train", "--preset", a.preset, "--method", method, "--seed", str(seed), "--iters", str(done),
-            "--out", out, "--resume", "--quiet", "--save-every", str(a.chunk), env=env)
-        curve.append({"iteration": done, **evaluate(os.path.join(out, "checkpoint.bpk"), env=env)})
+        run("train", "--preset", preset, "--data", os.path.join(ROOT, train), "--method", method, "--seed", str(seed),
+            "--iters", str(done), "--out", out, "--resume", "--quiet", "--save-every", str(a.chunk), env=env)
+        curve.append({"iteration": done, **evaluate(os.path.join(out, "checkpoint.bpk"), env=env, data=data)})
         json.dump({"key": key, "curve": curve}, open(saved, "w"), indent=1)
     log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))][: a.iters]
     return {
@@ -60,11 +73,25 @@ def train_and_evaluate(a, method, seed, env):
     }
 
 
-def finest_samples(weights, out, dest):
-    """16 samples (seed 0) of a model into the folder `out`, and the finest grid's mosaic copied to `dest`."""
-    run("sample", "--weights", weights, "--n", "16", "--seed", "0", "--out", out)
-    finest = max(os.listdir(out), key=lambda f: int(f.split("_")[1].split("x")[0]))
-    shutil.copy(os.path.join(out, finest), dest)
+def finest_samples(weights, out, dest=None, n=16):
+    """n samples (seed 0) of a model into the folder `out`, and the finest grid's mosaic copied to
+    `dest` (if given); returns the mosaic's path in `out`."""
+    run("sample", "--weights", weights, "--n", str(n), "--seed", "0", "--out", out)
+    finest = max((f for f in os.listdir(out) if f.startswith("synthesized_")),
+                 key=lambda f: int(f.split("_")[1].split("x")[0]))
+    if dest:
+        shutil.copy(os.path.join(out, finest), dest)
+    return os.path.join(out, finest)
+
+
+def classify_digits(mosaics, n):
+    """scripts/classify-digits on mosaics of n digits each: per mosaic, its JSON (the classes
+    confidently present, ...)."""
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "classify-digits"), *mosaics, "--n", str(n),
+                          "--json"], text=True, stdout=subprocess.PIPE)
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"classify-digits failed on {mosaics}")
+    return [json.loads(line) for line in out.stdout.splitlines()]
 
 
 def pyplot():
@@ -88,9 +115,9 @@ def mean_sd(values):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--preset", default="small")
-    p.add_argument("--iters", type=int, default=400)
-    p.add_argument("--chunk", type=int, default=100)
+    p.add_argument("--datasets", default=",".join(DATASETS), help="of: " + ", ".join(DATASETS))
+    p.add_argument("--iters", type=int, default=2000)
+    p.add_argument("--chunk", type=int, default=250)
     p.add_argument("--seeds", default="1,2,3")
     p.add_argument("--runs", default=os.path.join(ROOT, "runs", "compare"))
     p.add_argument("--report", default=os.path.join(ROOT, "reports"))
@@ -100,6 +127,9 @@ def main():
     a = p.parse_args()
     plt = pyplot()
 
+    datasets = a.datasets.split(",")
+    if unknown := [d for d in datasets if d not in DATASETS]:
+        sys.exit(f"unknown dataset {unknown}: use {', '.join(DATASETS)}")
     seeds = [int(s) for s in a.seeds.split(",")]
     figures = os.path.join(a.report, "comparison")
     os.makedirs(figures, exist_ok=True)
@@ -107,86 +137,130 @@ def main():
     if a.jobs > 1:
         env.setdefault("RAYON_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // a.jobs)))
     methods = a.methods.split(",") if a.train_only else [m for m, _ in METHODS]
-    runs = [(method, seed) for method in methods for seed in seeds]
+    runs = [(dataset, method, seed) for dataset in datasets for method in methods for seed in seeds]
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:
         done = pool.map(lambda r: train_and_evaluate(a, *r, env), runs)
-        results = {f"{method}/{seed}": result for (method, seed), result in zip(runs, done)}
+        results = {"/".join(map(str, r)): result for r, result in zip(runs, done)}
     if a.train_only:
         return
+    sections, raw = [], {}
+    for dataset in datasets:
+        text, raw[dataset] = section(a, plt, dataset, seeds, results, figures)
+        sections.append(text)
+    json.dump({"iters": a.iters, "seeds": seeds, "datasets": raw}, open(os.path.join(figures, "results.json"), "w"), indent=1)
+    text = f"""# Multigrid vs CD vs persistent CD
+
+Produced by `scripts/compare.py --datasets {a.datasets} --iters {a.iters} --chunk {a.chunk} --seeds {a.seeds}`:
+for each dataset, its preset's nets, Adam and batch for every method, and the same Langevin budget per
+iteration: T steps on each grid for multigrid, T × (number of grids) steps on the finest grid for CD
+(chains from the observed images) and persistent CD (chains carried over from the previous
+iteration); so a multi-grid iteration costs less, as only T of its steps are on the finest grid. Each
+model is sampled the way it learned (64 images, seed 0, every chain starting from the 1×1 colour of
+an observed image: through the grids for multigrid, T × grids steps on the finest grid for CD and
+PCD) and compared with the dataset's held-out images by `multigrid eval`; figures are mean ±
+standard deviation over seeds {a.seeds}, after {a.iters:,} iterations.
+
+SWD is the sliced Wasserstein distance between 7×7 patches of the Laplacian pyramids of samples and
+held-out images; the real training images give the floor a perfect model could reach. The
+nearest-neighbour ratio is the mean distance from a sample to its nearest training image over the
+same for held-out images: well below 1 means samples sit nearer the training images than new
+images do, either copies or flat samples near smooth training images; the mosaics tell which. A
+sample is flat when its pixels vary by less than 15 grey levels.
+
+{(chr(10) * 2).join(sections)}
+
+Raw figures: `comparison/results.json`.
+"""
+    open(os.path.join(a.report, "comparison.md"), "w").write(text)
+    print(text)
+
+
+def section(a, plt, dataset, seeds, results, figures):
+    """One dataset's part of the report (its table, curves and mosaics) and its raw figures."""
+    preset, train, held_out, described = DATASETS[dataset]
+    runs_of = {m: [results[f"{dataset}/{m}/{s}"] for s in seeds] for m, _ in METHODS}
+    # Mosaics of the first seed's models; digits are also read by the MNIST classifier (64 samples).
     for method, _ in METHODS:
-        out = run_dir(a, method, seeds[0])
-        finest_samples(os.path.join(out, "checkpoint.bpk"), os.path.join(out, "samples"), os.path.join(figures, f"{method}.png"))
-    reference = json.loads(run("eval", "--images", os.path.join(ROOT, "data", "textures", "train"), "--json", capture=True))["metrics"]
-    json.dump({"preset": a.preset, "iters": a.iters, "seeds": seeds, "reference": reference, "runs": results},
-              open(os.path.join(figures, "results.json"), "w"), indent=1)
+        out = run_dir(a, dataset, method, seeds[0])
+        finest_samples(os.path.join(out, "checkpoint.bpk"), os.path.join(out, "samples"),
+                       os.path.join(figures, f"{dataset}-{method}.png"))
+    digits = {}
+    if dataset == "digits":
+        keys = [(m, s) for m, _ in METHODS for s in seeds]
+        mosaics = [finest_samples(os.path.join(run_dir(a, dataset, m, s), "checkpoint.bpk"),
+                                  os.path.join(run_dir(a, dataset, m, s), "samples64"), n=64) for m, s in keys]
+        digits = dict(zip(keys, classify_digits(mosaics, 64)))
+    reference = json.loads(run("eval", "--images", os.path.join(ROOT, train), "--data", os.path.join(ROOT, held_out),
+                               "--preset", preset, "--json", capture=True))["metrics"]
 
     # Learning curves: SWD after each chunk, and the finest grid's loss, per method (mean over seeds).
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     for method, label in METHODS:
-        runs = [results[f"{method}/{s}"] for s in seeds]
+        runs = runs_of[method]
         its = [c["iteration"] for c in runs[0]["curve"]]
         swd = [[r["curve"][i]["swd_mean"] for r in runs] for i in range(len(its))]
-        m = [statistics.mean(v) for v in swd]
-        lo, hi = [min(v) for v in swd], [max(v) for v in swd]
-        line, = ax1.plot(its, m, marker="o", label=label)
-        ax1.fill_between(its, lo, hi, alpha=0.2, color=line.get_color())
+        line, = ax1.plot(its, [statistics.mean(v) for v in swd], marker="o", label=label)
+        ax1.fill_between(its, [min(v) for v in swd], [max(v) for v in swd], alpha=0.2, color=line.get_color())
         losses = [[l["grids"][-1]["loss"] for l in r["log"]] for r in runs]
         n = min(len(x) for x in losses)
         window = max(1, n // 40)
         smooth = [statistics.mean(statistics.mean(x[max(0, i - window):i + 1]) for x in losses) for i in range(n)]
         ax2.plot(range(1, n + 1), smooth, label=label, color=line.get_color())
     ax1.axhline(reference["swd_mean"], color="grey", linestyle="--", label="real training images")
-    ax1.set(xlabel="iteration", ylabel="SWD ×10³ vs held-out (lower is better)", title="sample quality")
+    ax1.set(xlabel="iteration", ylabel="SWD ×10³ vs held-out (lower is better)", title=f"{dataset}: sample quality")
     ax2.set(xlabel="iteration", ylabel="mean f(syn) − mean f(obs), finest grid", title="loss (moving average)")
     ax2.set_yscale("symlog")
     ax1.legend()
     ax2.legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(figures, "curves.png"), dpi=110)
+    fig.savefig(os.path.join(figures, f"{dataset}-curves.png"), dpi=110)
+    plt.close(fig)
 
+    finest = max(c["size"] for c in runs_of["multigrid"][0]["curve"][-1]["colour"])
+    colour_at = lambda m: next(c["distance"] for c in m["colour"] if c["size"] == finest)  # noqa: E731
+    extra_head = " | classes read confidently (of 10) ↑ | samples read confidently ↑" if digits else ""
     rows = []
     for method, label in METHODS:
-        finals = [results[f"{method}/{s}"]["curve"][-1] for s in seeds]
-        colour64 = [next(c["distance"] for c in f["colour"] if c["size"] == max(x["size"] for x in f["colour"])) for f in finals]
-        rows.append(f"| {label} | {mean_sd([f['swd_mean'] for f in finals])} | {mean_sd(colour64)} | "
-                    f"{mean_sd([f['nn_ratio'] for f in finals])} |")
-    ref_colour = next(c["distance"] for c in reference["colour"] if c["size"] == max(x["size"] for x in reference["colour"]))
-    finest = max(c["size"] for c in results[f"multigrid/{seeds[0]}"]["curve"][-1]["colour"])
-    best = min(METHODS, key=lambda m: statistics.mean(results[f"{m[0]}/{s}"]["curve"][-1]["swd_mean"] for s in seeds))
-    text = f"""# Multigrid vs CD vs persistent CD
+        finals = [r["curve"][-1] for r in runs_of[method]]
+        extra = ""
+        if digits:
+            read = [digits[(method, s)] for s in seeds]
+            extra = (f" | {mean_sd([d['classes'] for d in read])} "
+                     f"| {mean_sd([100 * d['confident'] / d['samples'] for d in read])}%")
+        rows.append(f"| {label} | {mean_sd([f['swd_mean'] for f in finals])} | {mean_sd([colour_at(f) for f in finals])} "
+                    f"| {mean_sd([f['nn_ratio'] for f in finals])} | {mean_sd([100 * f['flat_share'] for f in finals])}%"
+                    f"{extra} |")
+    best = min(METHODS, key=lambda m: statistics.mean(r["curve"][-1]["swd_mean"] for r in runs_of[m[0]]))
+    seconds = {m: statistics.mean(r["seconds_per_iteration"] for r in runs_of[m]) for m, _ in METHODS}
+    classifier = ""
+    if digits:
+        accuracy = next(iter(digits.values()))["held_out_accuracy"]
+        classifier = (f"\n\nDigits are read by `scripts/classify-digits` (an MNIST classifier, {100 * accuracy:.1f}% "
+                      f"accurate on the held-out digits) on 64 samples of each seed's model: a class counts when one "
+                      f"sample is labelled with it at probability ≥ 0.9.")
+    table = f"""## {dataset.capitalize()}
 
-Produced by `scripts/compare.py --preset {a.preset} --iters {a.iters} --chunk {a.chunk} --seeds {a.seeds}`
-on the bundled textures (120 training, 36 held-out images of 64×64): the `{a.preset}` preset's nets,
-Adam and batch for every method, and the same Langevin budget per iteration: T steps on each grid
-for multigrid, T × (number of grids) steps on the finest grid for CD (chains from the observed
-images) and persistent CD (chains carried over from the previous iteration); so a multi-grid
-iteration costs less, as only T of its steps are on the finest grid. Each model is sampled the
-way it learned (64 images, seed 0, every chain starting from the 1×1 colour of an observed image:
-through the grids for multigrid, T × grids steps on the finest grid for CD and PCD) and compared
-with the held-out images by `multigrid eval`; figures are mean ± standard deviation over seeds {a.seeds}.
+The `{preset}` preset on {described}.
 
-| method | SWD ×10³ ↓ | colour distance, {finest}×{finest} (grey levels) ↓ | nearest-neighbour ratio |
-|---|---|---|---|
+| method | SWD ×10³ ↓ | colour distance, {finest}×{finest} (grey levels) ↓ | nearest-neighbour ratio | flat samples{extra_head} |
+|---|---|---|---|---|{'---|---|' if digits else ''}
 {chr(10).join(rows)}
-| *real training images (reference)* | {reference['swd_mean']:.1f} | {ref_colour:.2f} | – |
+| *real training images (reference)* | {reference['swd_mean']:.1f} | {colour_at(reference):.2f} | – | {100 * reference['flat_share']:.0f}%{' | – | –' if digits else ''} |
 
-Lowest SWD after {a.iters} iterations: **{best[1]}**. SWD is the sliced Wasserstein distance between
-7×7 patches of the Laplacian pyramids of samples and held-out images; the real training images give
-the floor a perfect model could reach on this small set. The nearest-neighbour ratio is the mean
-distance from a sample to its nearest training image over the same for held-out images: well below 1
-means samples sit nearer the training images than new images do, either copies or (as for flat
-samples near the smooth training crops) images with little texture; the mosaics tell which.
+Lowest SWD after {a.iters:,} iterations: **{best[1]}**. Seconds per iteration (this machine, as
+trained): {', '.join(f'{label} {seconds[m]:.2f}' for m, label in METHODS)}.{classifier}
 
-![learning curves](comparison/curves.png)
+![learning curves](comparison/{dataset}-curves.png)
 
 | multi-grid | CD | persistent CD |
 |---|---|---|
-| ![](comparison/multigrid.png) | ![](comparison/cd.png) | ![](comparison/pcd.png) |
+| ![](comparison/{dataset}-multigrid.png) | ![](comparison/{dataset}-cd.png) | ![](comparison/{dataset}-pcd.png) |
 
-Samples (seed 0) from the seed-{seeds[0]} model of each method. Raw figures: `comparison/results.json`.
-"""
-    open(os.path.join(a.report, "comparison.md"), "w").write(text)
-    print(text)
+Samples (seed 0) from the seed-{seeds[0]} model of each method."""
+    raw = {"preset": preset, "reference": reference, "runs": {k.split("/", 1)[1]: v for k, v in results.items()
+                                                               if k.startswith(dataset + "/")},
+           "digits": {f"{m}/{s}": d for (m, s), d in digits.items()}}
+    return table, raw
 
 
 if __name__ == "__main__":

@@ -94,6 +94,11 @@ fn the_pretrained_digits_model_samples_and_evaluates_on_the_held_out_digits() {
     let swd = report["metrics"]["swd"].as_array().unwrap();
     assert_eq!(swd.iter().map(|g| g["size"].as_u64().unwrap()).collect::<Vec<_>>(), [32, 16], "{report}");
     assert!(swd.iter().all(|g| g["swd"].as_f64().unwrap().is_finite()), "{report}");
+    // The training digits as the reference a model is compared with: at the digits' own grids.
+    let result = multigrid(&["eval", "--images", train, "--data", held_out, "--preset", "digits", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    let colour = report["metrics"]["colour"].as_array().unwrap();
+    assert_eq!(colour.iter().map(|g| g["size"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 4, 16, 32], "{report}");
 }
 
 #[test]

@@ -71,6 +71,10 @@ pub struct EvalArgs {
     /// reference, or samples made elsewhere).
     #[arg(long, conflicts_with = "weights")]
     images: Option<PathBuf>,
+    /// With --images: score at this preset's grids (`digits` for 32×32 digits; default `small`,
+    /// grids up to 64×64).
+    #[arg(long, requires = "images", default_value = "small")]
+    preset: String,
     /// One JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -94,7 +98,7 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
     }
     let (synthesized, scales) = match &args.images {
         Some(dir) => {
-            let scales = multigrid_ebm::Config::small().scales();
+            let scales = multigrid_ebm::Config::preset(&args.preset)?.scales();
             (load_images(dir, *scales.last().expect("non-empty"))?, scales)
         }
         None => {
