@@ -91,6 +91,12 @@ pub struct LangevinConfig {
     pub noise: bool,
     /// Clamp pixels to [lo, hi] after each step (the official code clamps to [0, 255]).
     pub clip: Option<[f32; 2]>,
+    /// The largest move of a pixel in one step, in grey levels: the drift (δ²/2)·(…) is
+    /// clamped to ±max_step before any noise is added (as Du & Mordatch 2019 clamp their
+    /// Langevin gradient). None (the official code, and what files without the field get)
+    /// leaves the step unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_step: Option<f32>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -239,6 +245,7 @@ impl Config {
                 sigma: 50.0,
                 noise: false,
                 clip: Some([0.0, 255.0]),
+                max_step: None,
             },
             optimizer: OptimizerConfig { lr: 0.3, beta1: 0.5, beta2: 0.999, epsilon: 1e-8, lr_half_life: None, weight_decay: 0.0 },
             batch_size: 100,
@@ -382,6 +389,11 @@ impl Config {
         {
             return bad(format!("clip range [{lo}, {hi}] is empty or not finite"));
         }
+        if let Some(m) = lv.max_step
+            && !(m.is_finite() && m > 0.0)
+        {
+            return bad(format!("the largest Langevin step must be finite and > 0, got {m}"));
+        }
         let o = &self.optimizer;
         let valid = o.lr.is_finite()
             && o.lr > 0.0
@@ -464,6 +476,9 @@ pub struct Overrides {
     pub weight_decay: Option<f64>,
     /// Langevin noise on or off.
     pub noise: Option<bool>,
+    /// The largest move of a pixel in one Langevin step, grey levels
+    /// ([`LangevinConfig::max_step`]); 0 leaves it unbounded.
+    pub max_step: Option<f64>,
     pub norm: Option<Norm>,
     /// α of the energy-magnitude penalty ([`Config::energy_penalty`]).
     pub energy_penalty: Option<f64>,
@@ -504,6 +519,9 @@ impl Config {
         }
         if let Some(n) = o.noise {
             c.langevin.noise = n;
+        }
+        if let Some(m) = o.max_step {
+            c.langevin.max_step = (m != 0.0).then_some(m as f32);
         }
         if let Some(n) = o.norm {
             c.norm = n;

@@ -2,7 +2,8 @@
 //!
 //! Paper form:  I ← I + (δ²/2)(∂f/∂I − I/σ²) + δ·Z,   Z ~ N(0, 1)
 //! Code form:   I ← I + (δ²/2)·∂f/∂I   (+ δ·Z if noise is on)
-//! Either form then clamps pixels to the clip range, if one is set.
+//! The drift term may be clamped to ±max_step per pixel first; either form then clamps pixels to
+//! the clip range, if one is set.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -44,7 +45,11 @@ pub fn langevin_step(net: &EnergyNet, images: Tensor<4>, config: &LangevinConfig
         LangevinForm::Paper => grad - images.clone() / (config.sigma * config.sigma),
         LangevinForm::Code => grad,
     };
-    let mut next = images + drift * half_delta_sq;
+    let mut step = drift * half_delta_sq;
+    if let Some(m) = config.max_step {
+        step = step.clamp(-m, m);
+    }
+    let mut next = images + step;
     if config.noise {
         let noise = Tensor::random(next.shape(), Distribution::Normal(0.0, 1.0), &next.device());
         next = next + noise * config.delta;

@@ -81,7 +81,7 @@ fn langevin_step_follows_the_formulas() {
     let x = tensor4(x0.clone(), [1, 3, 4, 4]);
     let g = values(energy_and_gradient(&net, x.clone()).1);
     let mut config =
-        LangevinConfig { form: LangevinForm::Code, steps: 1, delta: 2.0, sigma: 50.0, noise: false, clip: None };
+        LangevinConfig { form: LangevinForm::Code, steps: 1, delta: 2.0, sigma: 50.0, noise: false, clip: None, max_step: None };
     let code = values(langevin_step(&net, x.clone(), &config));
     for i in 0..x0.len() {
         assert!((code[i] - (x0[i] + 2.0 * g[i])).abs() < 1e-3);
@@ -93,6 +93,19 @@ fn langevin_step_follows_the_formulas() {
         let expected = (x0[i] + 2.0 * (g[i] - x0[i] / 2500.0)).clamp(0.0, 100.0);
         assert!((paper[i] - expected).abs() < 1e-3);
     }
+    // The largest step: each pixel's drift clamped to ±max_step, here the median |drift| (so
+    // that about half the pixels are clamped and half are not).
+    let mut sizes: Vec<f32> = g.iter().zip(&x0).map(|(g, x)| (2.0 * (g - x / 2500.0)).abs()).collect();
+    sizes.sort_by(f32::total_cmp);
+    let m = sizes[sizes.len() / 2];
+    assert!(m > 0.0 && sizes[0] < m && *sizes.last().unwrap() > m);
+    config.max_step = Some(m);
+    let bounded = values(langevin_step(&net, x.clone(), &config));
+    for i in 0..x0.len() {
+        let expected = (x0[i] + (2.0 * (g[i] - x0[i] / 2500.0)).clamp(-m, m)).clamp(0.0, 100.0);
+        assert!((bounded[i] - expected).abs() < 1e-3, "pixel {i}: {} is not {expected}", bounded[i]);
+    }
+    config.max_step = None;
     // Noise: the step minus its drift is δ·Z with Z ~ N(0, 1).
     config.clip = None;
     let batch = tensor4(pseudo_random(64 * 48, 9, 0.0, 255.0), [64, 3, 4, 4]);

@@ -70,6 +70,10 @@ pub struct Args {
     /// Adam, as in the official code).
     #[arg(long)]
     weight_decay: Option<f64>,
+    /// The largest move of a pixel in one Langevin step, in grey levels (0: unbounded, as in the
+    /// official code).
+    #[arg(long)]
+    max_step: Option<f64>,
     /// Add Langevin noise (on or off).
     #[arg(long)]
     noise: Option<String>,
@@ -106,6 +110,7 @@ fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Er
         energy_penalty: args.energy_penalty,
         lr_half_life: args.lr_half_life,
         weight_decay: args.weight_decay,
+        max_step: args.max_step,
     };
     Learner::new(config.with_overrides(&overrides)?, args.seed, device)
 }

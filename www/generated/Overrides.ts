@@ -36,7 +36,12 @@ weight_decay?: number,
 /**
  * Langevin noise on or off.
  */
-noise?: boolean, norm?: Norm, 
+noise?: boolean, 
+/**
+ * The largest move of a pixel in one Langevin step, grey levels
+ * ([`LangevinConfig::max_step`]); 0 leaves it unbounded.
+ */
+max_step?: number, norm?: Norm, 
 /**
  * α of the energy-magnitude penalty ([`Config::energy_penalty`]).
  */
