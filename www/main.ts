@@ -224,10 +224,20 @@ function animating(): boolean {
   return ($('animate') as HTMLInputElement).checked;
 }
 
+/** One learning iteration, requested of the worker (which runs requests in order). */
+function requestLearn(): Promise<Replies['learn'] | undefined> {
+  return run(() => client.call({ kind: 'learn', frameEvery: frameEvery() }));
+}
+
+/** One iteration, asked for and shown (the Step button). */
 async function learnOnce(): Promise<boolean> {
   const started = performance.now();
-  const r = await run(() => client.call({ kind: 'learn', frameEvery: frameEvery() }));
-  if (!r) return false;
+  const r = await requestLearn();
+  return r !== undefined && (await showLearned(r, (performance.now() - started) / 1000));
+}
+
+/** Show a learning iteration's reply; `seconds` is what it took, for the it/s figure. */
+async function showLearned(r: Replies['learn'], seconds: number): Promise<boolean> {
   setIteration(r.iteration);
   if (r.rollback) {
     // The divergence guard went back to the last good state with a lower learning rate.
@@ -238,7 +248,7 @@ async function learnOnce(): Promise<boolean> {
     return true;
   }
   if (r.warning) message(r.warning, 'error');
-  recentSeconds = [...recentSeconds.slice(-9), (performance.now() - started) / 1000];
+  recentSeconds = [...recentSeconds.slice(-9), seconds];
   const itersPerSecond = recentSeconds.length / recentSeconds.reduce((a, b) => a + b, 0);
   $('speed').textContent = `${itersPerSecond.toFixed(2)} it/s`;
   charts.push(r.iteration, r.grids, itersPerSecond);
@@ -286,10 +296,21 @@ async function play() {
   }
   setPlaying(true);
   status('training…');
+  // The next iteration is asked for before this one is drawn, so that the worker learns while
+  // the page draws; the it/s figure is the time between replies.
+  let pending = requestLearn();
+  let last = performance.now();
   while (playing) {
     const before = fallbacks;
-    if (!(await learnOnce()) && fallbacks === before) setPlaying(false);
+    const r = await pending;
+    const now = performance.now();
+    pending = r !== undefined && playing ? requestLearn() : Promise.resolve(undefined);
+    const shown = r !== undefined && (await showLearned(r, (now - last) / 1000));
+    last = now;
+    if (!shown && fallbacks === before) setPlaying(false);
+    else if (r === undefined) pending = requestLearn(); // moved to another backend: go on there
   }
+  await pending.then((r) => r && showLearned(r, (performance.now() - last) / 1000));
   status('paused');
   inspector.refresh();
   await saveNow();

@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from '@playwright/test';
 
 const USAGE = `usage: npm run bench -- browser [--dist dist] [--reps 3] [--webgpu-reps 1]
-                              [--webgpu-only | --thread-scaling [--rounds 3] [--seconds 20] | --gpu-calls]
+                              [--webgpu-only | --thread-scaling [--rounds 3] [--seconds 20] [--cpu-only] | --gpu-calls]
        (or node scripts/bench/browser.mjs ..., from the repository root)
 
 Default: per-op timings of the paper nets (grids 16 and 64, batch 16) on the wasm CPU backend
@@ -25,7 +25,7 @@ Prints a summary, then the JSON object (read by \`bench cpu\`).
 isolated), in --rounds alternating fresh browsers: training it/s of the \`small\` preset (Train
 pressed for --seconds after a warm-up of 3 iterations) and one paper grid's ops (grid 64, batch
 16); medians. Then once on WebGPU where the browser has an adapter (at least two iterations; one
-repetition of the ops). Prints a table, then the JSON object.
+repetition of the ops; not with --cpu-only). Prints a table, then the JSON object.
 
 --gpu-calls: on WebGPU, the calls the page's worker makes (counted under Burn: compute dispatches,
 queue submissions, buffer maps = host round trips) for the tiny and small presets: per Langevin
@@ -40,6 +40,7 @@ const options = {
   'webgpu-only': { type: 'boolean', default: false },
   'thread-scaling': { type: 'boolean', default: false },
   'gpu-calls': { type: 'boolean', default: false },
+  'cpu-only': { type: 'boolean', default: false },
   rounds: { type: 'string', default: '3' },
   seconds: { type: 'string', default: '20' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -206,8 +207,11 @@ function trainAndTime(threads) {
     await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, start + (webgpu ? 1 : 3), { timeout: 300_000 });
     const [i0, t0] = [await it(), Date.now()];
     // At least the given seconds and (a slow software adapter) two whole iterations.
+    // Both ends of the interval at an iteration's end (so the count is exact): the end is the
+    // first iteration to finish after the given seconds.
     await page.waitForTimeout(Number(values.seconds) * 1000);
-    await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, i0 + 2, { timeout: 600_000 });
+    const last = Math.max(await it() + 1, i0 + 2);
+    await page.waitForFunction((n) => Number(document.body.dataset.iteration) >= n, last, { timeout: 600_000 });
     const [i1, t1] = [await it(), Date.now()];
     await page.click('#train');
     await page.waitForSelector('body[data-playing=false]');
@@ -237,6 +241,7 @@ async function threadScaling() {
   // WebGPU once, where the browser has an adapter (software here: slow, so one round).
   let webgpu = null;
   try {
+    if (values['cpu-only']) throw new Error('--cpu-only');
     webgpu = summary([await trainAndTime('webgpu')]);
     if (!webgpu.badge.startsWith('WebGPU')) webgpu = null;
   } catch (e) {
@@ -249,7 +254,7 @@ async function threadScaling() {
   for (const [name, s] of rows) {
     console.log(`| ${name} | ${s.itersPerSecond.toFixed(2)} (${s.spread.map((x) => x.toFixed(2)).join('–')}) | ${s.forwardMs.toFixed(1)} | ${s.langevinStepMs.toFixed(1)} | ${s.updateMs.toFixed(1)} |`);
   }
-  if (!webgpu) console.log('WebGPU: SKIPPED (no adapter in this browser)');
+  if (!webgpu) console.log(values['cpu-only'] ? 'WebGPU: not timed (--cpu-only)' : 'WebGPU: SKIPPED (no adapter in this browser)');
   console.log(`every core / one thread: ${ratio.toFixed(2)}× it/s, ${(one.langevinStepMs / all.langevinStepMs).toFixed(2)}× per Langevin step`);
   console.log(JSON.stringify({ one, all, webgpu, ratio, rounds: Number(values.rounds), seconds: Number(values.seconds) }));
 }
