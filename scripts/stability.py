@@ -33,6 +33,7 @@ VARIANTS = [
      (3000, "cut short: SWD rising from 120 to 160, the Langevin gradient 10× the official run's")),
     ("max-step-1", "Langevin steps of at most 1 grey level per pixel, constant learning rate", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "0", "--max-step", "1"],
      (2000, "cut short: SWD 169, grid 64's energies at 10⁸ and rising")),
+    ("steps-60", "T = 60 Langevin steps per grid (small has 30), constant learning rate", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "0", "--max-step", "0", "--steps", "60"], None),
 ]
 
 
@@ -106,6 +107,17 @@ def recorded(a, name, extra, iters):
     return r if finished else None
 
 
+def finished(a, name, label, extra, cap):
+    """Whether a variant has nothing left to train: its run is reported from results.json, or
+    its curve.json says it stopped or reached its iterations."""
+    iters = min((cap or (a.iters,))[0], a.iters)
+    saved = os.path.join(a.runs, name, "curve.json")
+    if not os.path.exists(saved):
+        return a.report_only or recorded(a, name, extra, iters) is not None
+    kept = json.load(open(saved))
+    return a.report_only or bool(kept.get("stopped")) or (kept["curve"] and kept["curve"][-1]["iteration"] >= iters)
+
+
 def train_variant(a, name, extra, iters, cores):
     out = os.path.join(a.runs, name)
     saved = os.path.join(out, "curve.json")
@@ -173,7 +185,8 @@ def main():
 
     figures = os.path.join(a.report, "stability")
     os.makedirs(figures, exist_ok=True)
-    cores = Cores(len(VARIANTS))
+    # The cores go to the variants still to train (those reported as they are need none).
+    cores = Cores(sum(1 for v in VARIANTS if not finished(a, *v)))
     with ThreadPoolExecutor(max_workers=len(VARIANTS)) as pool:
         results = list(pool.map(lambda v: train_and_score(a, v[0], v[2], v[3], cores), VARIANTS))
     reference = json.loads(run("eval", "--images", os.path.join(ROOT, "data", "textures", "train"), "--json",
