@@ -83,11 +83,22 @@ def figures_of(log):
             "split_from": split_from(log)}
 
 
+def limit(a, cap):
+    """The iterations a variant is trained for (at most --iters) and, if cut short by hand, why."""
+    iters, why = cap or (a.iters, None)
+    return min(iters, a.iters), why
+
+
+def complete(run, iters):
+    """Whether a run (a curve.json, or a run in results.json) stopped or reached `iters`."""
+    return bool(run.get("stopped")) or bool(run["curve"]) and run["curve"][-1]["iteration"] >= iters
+
+
 def train_and_score(a, name, extra, cap, cores):
     try:
-        iters, why = cap or (a.iters, None)
-        r = train_variant(a, name, extra, min(iters, a.iters), cores)
-        if why and not r["stopped"] and r["curve"] and r["curve"][-1]["iteration"] >= iters:
+        iters, why = limit(a, cap)
+        r = train_variant(a, name, extra, iters, cores)
+        if why and not r["stopped"] and complete(r, iters):
             r["stopped"] = {"after": iters, "why": why}
         return r
     finally:
@@ -104,30 +115,41 @@ def recorded(a, name, extra, iters):
     if (report["preset"], report["seed"], report["every"]) != (a.preset, a.seed, a.every):
         return None
     r = next((r for r in report["runs"] if r["name"] == name and r.get("args") == extra), None)
-    finished = r and r["curve"] and (r["stopped"] or r["curve"][-1]["iteration"] >= iters)
-    return r if finished else None
+    return r if r and r["curve"] and complete(r, iters) else None
+
+
+def run_key(a, extra):
+    """What a run's curve.json is kept under: a run made otherwise is trained again."""
+    return {"preset": a.preset, "seed": a.seed, "every": a.every, "args": extra}
+
+
+def kept_run(a, name, extra):
+    """The variant's curve.json under runs/ (None if there is none), and whether it was made with
+    these settings (if not, the run is trained again from the start)."""
+    saved = os.path.join(a.runs, name, "curve.json")
+    kept = json.load(open(saved)) if os.path.exists(saved) else None
+    return kept, bool(kept) and kept["key"] == run_key(a, extra)
 
 
 def finished(a, name, label, extra, cap):
-    """Whether a variant has nothing left to train: its run is reported from results.json, or
-    its curve.json says it stopped or reached its iterations."""
-    iters = min((cap or (a.iters,))[0], a.iters)
-    saved = os.path.join(a.runs, name, "curve.json")
-    if not os.path.exists(saved):
-        return a.report_only or recorded(a, name, extra, iters) is not None
-    kept = json.load(open(saved))
-    return a.report_only or bool(kept.get("stopped")) or (kept["curve"] and kept["curve"][-1]["iteration"] >= iters)
+    """Whether a variant has nothing left to train (so it needs no cores)."""
+    if a.report_only:
+        return True
+    iters, _ = limit(a, cap)
+    kept, same = kept_run(a, name, extra)
+    if kept is None:
+        return recorded(a, name, extra, iters) is not None
+    return same and complete(kept, iters)
 
 
 def train_variant(a, name, extra, iters, cores):
     out = os.path.join(a.runs, name)
     saved = os.path.join(out, "curve.json")
-    key = {"preset": a.preset, "seed": a.seed, "every": a.every, "args": extra}
-    kept = json.load(open(saved)) if os.path.exists(saved) else None
+    kept, same = kept_run(a, name, extra)
     if kept is None and (r := recorded(a, name, extra, iters)):
         return r
     curve, stopped = [], None
-    if kept and kept["key"] == key:
+    if same:
         curve, stopped = [c for c in kept["curve"] if c["iteration"] <= iters], kept.get("stopped")
     elif a.report_only:
         return {"name": name, "args": extra, "curve": [], "stopped": None, "events": [], "log": []}
@@ -149,7 +171,7 @@ def train_variant(a, name, extra, iters, cores):
                 stopped = {"after": curve[-1]["iteration"] if curve else 0, "why": f"multigrid train exited {e.returncode}"}
             else:
                 curve.append({"iteration": done, **evaluate(os.path.join(out, f"checkpoint_{done}.bpk"), env=env)})
-        json.dump({"key": key, "curve": curve, "stopped": stopped}, open(saved, "w"), indent=1)
+        json.dump({"key": run_key(a, extra), "curve": curve, "stopped": stopped}, open(saved, "w"), indent=1)
     log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
     # Up to the last scored snapshot (a report made while a chunk runs leaves that chunk out).
     iters = min(iters, curve[-1]["iteration"]) if curve else iters
