@@ -230,14 +230,14 @@ function requestLearn(): Promise<Replies['learn'] | undefined> {
 }
 
 /** One iteration, asked for and shown (the Step button). */
-async function learnOnce(): Promise<boolean> {
+async function learnOnce() {
   const started = performance.now();
   const r = await requestLearn();
-  return r !== undefined && (await showLearned(r, (performance.now() - started) / 1000));
+  if (r) await showLearned(r, (performance.now() - started) / 1000);
 }
 
 /** Show a learning iteration's reply; `seconds` is what it took, for the it/s figure. */
-async function showLearned(r: Replies['learn'], seconds: number): Promise<boolean> {
+async function showLearned(r: Replies['learn'], seconds: number) {
   setIteration(r.iteration);
   if (r.rollback) {
     // The divergence guard went back to the last good state with a lower learning rate.
@@ -245,7 +245,7 @@ async function showLearned(r: Replies['learn'], seconds: number): Promise<boolea
     message(`Learning diverged (${reason}): rolled back to iteration ${to}, learning rate lowered to ${lr.toPrecision(3)}.`);
     ($('lr') as HTMLInputElement).value = String(Number(lr.toPrecision(6)));
     writeUrl(currentSettings(), url.backend);
-    return true;
+    return;
   }
   if (r.warning) message(r.warning, 'error');
   recentSeconds = [...recentSeconds.slice(-9), seconds];
@@ -262,7 +262,6 @@ async function showLearned(r: Replies['learn'], seconds: number): Promise<boolea
     const snapshot = await exportBytes('bpk');
     if (snapshot) lastWeights = snapshot.bytes;
   }
-  return true;
 }
 
 async function sample() {
@@ -297,20 +296,25 @@ async function play() {
   setPlaying(true);
   status('training…');
   // The next iteration is asked for before this one is drawn, so that the worker learns while
-  // the page draws; the it/s figure is the time between replies.
-  let pending = requestLearn();
+  // the page draws; the it/s figure is the time between replies. A request that fails stops
+  // training, unless the model moved to another backend (`fallbacks` changed) since it was made.
+  const request = () => ({ fallbacks, reply: requestLearn() });
+  let pending = request();
   let last = performance.now();
   while (playing) {
-    const before = fallbacks;
-    const r = await pending;
-    const now = performance.now();
-    pending = r !== undefined && playing ? requestLearn() : Promise.resolve(undefined);
-    const shown = r !== undefined && (await showLearned(r, (now - last) / 1000));
-    last = now;
-    if (!shown && fallbacks === before) setPlaying(false);
-    else if (r === undefined) pending = requestLearn(); // moved to another backend: go on there
+    const r = await pending.reply;
+    const seconds = (performance.now() - last) / 1000;
+    last = performance.now();
+    if (r === undefined) {
+      if (fallbacks === pending.fallbacks) setPlaying(false);
+      else if (playing) pending = request(); // moved to another backend: go on there
+      continue;
+    }
+    pending = playing ? request() : { fallbacks, reply: Promise.resolve(undefined) };
+    await showLearned(r, seconds);
   }
-  await pending.then((r) => r && showLearned(r, (performance.now() - last) / 1000));
+  const r = await pending.reply;
+  if (r) await showLearned(r, (performance.now() - last) / 1000);
   status('paused');
   inspector.refresh();
   await saveNow();
