@@ -80,8 +80,15 @@ fn langevin_step_follows_the_formulas() {
     let x0 = pseudo_random(3 * 4 * 4, 5, 0.0, 255.0);
     let x = tensor4(x0.clone(), [1, 3, 4, 4]);
     let g = values(energy_and_gradient(&net, x.clone()).1);
-    let mut config =
-        LangevinConfig { form: LangevinForm::Code, steps: 1, delta: 2.0, sigma: 50.0, noise: false, clip: None, max_step: None };
+    let mut config = LangevinConfig {
+        form: LangevinForm::Code,
+        steps: 1,
+        delta: 2.0,
+        sigma: 50.0,
+        noise: false,
+        clip: None,
+        max_step: None,
+    };
     let code = values(langevin_step(&net, x.clone(), &config));
     for i in 0..x0.len() {
         assert!((code[i] - (x0[i] + 2.0 * g[i])).abs() < 1e-3);
