@@ -17,7 +17,8 @@ import argparse, json, os, shutil, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-BIN = os.path.join(ROOT, "target", "release", "multigrid")
+# MULTIGRID_BIN: a copy of the binary, so that a long run is not changed by a rebuild under it.
+BIN = os.environ.get("MULTIGRID_BIN") or os.path.join(ROOT, "target", "release", "multigrid")
 METHODS = [("multigrid", "multi-grid"), ("cd", "CD"), ("pcd", "persistent CD")]
 # name: (preset, training images, held-out images, how the report names them).
 DATASETS = {
@@ -34,11 +35,12 @@ def run(*args, capture=False, env=None):
     return out.stdout if capture else None
 
 
-def evaluate(weights, seed=0, env=None, data=None):
+def evaluate(weights, seed=0, env=None, data=None, n=None):
     """`multigrid eval` of a checkpoint against the bundled held-out textures, or the held-out
-    images of `data` (a DATASETS entry)."""
+    images of `data` (a DATASETS entry); n samples, or eval's default (one per training image)."""
     against = ["--data", os.path.join(ROOT, data[2]), "--train", os.path.join(ROOT, data[1])] if data else []
-    return json.loads(run("eval", "--weights", weights, "--seed", str(seed), "--json", *against, capture=True,
+    count = ["--n", str(n)] if n else []
+    return json.loads(run("eval", "--weights", weights, "--seed", str(seed), "--json", *against, *count, capture=True,
                           env=env))["metrics"]
 
 
@@ -155,9 +157,9 @@ for each dataset, its preset's nets, Adam and batch for every method, and the sa
 iteration: T steps on each grid for multigrid, T × (number of grids) steps on the finest grid for CD
 (chains from the observed images) and persistent CD (chains carried over from the previous
 iteration); so a multi-grid iteration costs less, as only T of its steps are on the finest grid. Each
-model is sampled the way it learned (64 images, seed 0, every chain starting from the 1×1 colour of
-an observed image: through the grids for multigrid, T × grids steps on the finest grid for CD and
-PCD) and compared with the dataset's held-out images by `multigrid eval`; figures are mean ±
+model is sampled the way it learned (seed 0, one chain from the 1×1 colour of each training image,
+as many samples as training images: through the grids for multigrid, T × grids steps on the finest
+grid for CD and PCD) and compared with the dataset's held-out images by `multigrid eval`; figures are mean ±
 standard deviation over seeds {a.seeds}, after {a.iters:,} iterations.
 
 SWD is the sliced Wasserstein distance between 7×7 patches of the Laplacian pyramids of samples and

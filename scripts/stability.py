@@ -41,6 +41,12 @@ VARIANTS = [
 ]
 
 
+# Samples scored per snapshot: the study's protocol since it began (eval's default is now one per
+# training image, 120); the recorded runs drew their 64 starting colours with replacement, as
+# `multigrid eval` did until 2026-12-03.
+SAMPLES = 64
+
+
 class Cores:
     """The machine's cores shared out among the variants still training."""
 
@@ -173,7 +179,7 @@ def train_variant(a, name, extra, iters, cores):
             except subprocess.CalledProcessError as e:
                 stopped = {"after": curve[-1]["iteration"] if curve else 0, "why": f"multigrid train exited {e.returncode}"}
             else:
-                curve.append({"iteration": done, **evaluate(os.path.join(out, f"checkpoint_{done}.bpk"), env=env)})
+                curve.append({"iteration": done, **evaluate(os.path.join(out, f"checkpoint_{done}.bpk"), env=env, n=SAMPLES)})
         json.dump({"key": run_key(a, extra), "curve": curve, "stopped": stopped}, open(saved, "w"), indent=1)
     log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
     # Up to the last scored snapshot (a report made while a chunk runs leaves that chunk out).

@@ -273,18 +273,23 @@ impl Learner {
         }
     }
 
-    /// `n` 1×1 starting images: colours of observed images drawn at random (with the
-    /// learner's generator), or mid-grey when the model has seen no images.
+    /// `n` 1×1 starting images: colours of observed images drawn at random without replacement
+    /// (sampling adds no noise in the official form, so a colour drawn twice would give the same
+    /// image twice), or mid-grey when the model has seen no images.
     pub fn starting_colours(&mut self, n: usize) -> Tensor<4> {
         let device = self.device();
-        match &self.colours {
+        match self.colours.clone() {
             Some(colours) => {
-                let m = colours.dims()[0];
-                let picks: Vec<usize> = (0..n).map(|_| self.rng.random_range(0..m)).collect();
-                rows(colours, &picks)
+                let picks = self.draw(colours.dims()[0], n);
+                rows(&colours, &picks)
             }
             None => Tensor::full([n, 3, 1, 1], 127.5, &device),
         }
+    }
+
+    /// How many observed colours sampling can start from (the images learned from; 0 if none).
+    pub fn observed_colour_count(&self) -> usize {
+        self.colours.as_ref().map_or(0, |c| c.dims()[0])
     }
 
     /// Remember the 1×1 colours of the observed images (sampling starts from them).
@@ -308,13 +313,18 @@ impl Learner {
         pyramid(rows(observed, &picks), &self.config.scales())
     }
 
-    /// Draw `n` indices of a batch from a set of `len` images (without replacement while the
-    /// set is large enough), using the learner's generator so that a seed fixes the order.
+    /// Draw the indices of a batch from a set of `len` images (see [`Learner::draw`]).
     pub fn batch_indices(&mut self, len: usize) -> Vec<usize> {
+        self.draw(len, self.config.batch_size)
+    }
+
+    /// `n` indices into a set of `len`, without replacement while the set lasts (then from a
+    /// fresh shuffle of it), using the learner's generator so that a seed fixes the order.
+    fn draw(&mut self, len: usize, n: usize) -> Vec<usize> {
         let mut all: Vec<usize> = (0..len).collect();
-        let mut picks = Vec::with_capacity(self.config.batch_size);
-        while picks.len() < self.config.batch_size {
-            let take = (self.config.batch_size - picks.len()).min(len);
+        let mut picks = Vec::with_capacity(n);
+        while picks.len() < n {
+            let take = (n - picks.len()).min(len);
             for i in 0..take {
                 let j = self.rng.random_range(i..len);
                 all.swap(i, j);

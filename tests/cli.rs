@@ -76,6 +76,16 @@ fn sample_without_weights_uses_the_bundled_pretrained_model() {
     }
 }
 
+/// `eval` synthesizes, by default, one image from each colour the model learned from (the 120
+/// bundled training textures), so that its score compares with the training images' own.
+#[test]
+fn eval_by_default_synthesizes_as_many_images_as_the_model_learned_from() {
+    let report: serde_json::Value = serde_json::from_slice(&multigrid(&["eval", "--json"]).stdout).unwrap();
+    assert_eq!(report["n"], 120, "{report}");
+    let flat = report["metrics"]["flat_share"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&flat), "{report}");
+}
+
 #[test]
 fn the_pretrained_digits_model_samples_and_evaluates_on_the_held_out_digits() {
     let out = common::tempdir("digits");

@@ -225,6 +225,27 @@ fn energies_per_scale_and_the_nearest_observed_image() {
     assert!((d[2] - 1.0).abs() < 1e-4, "{d:?}");
 }
 
+/// Sampling chains start from distinct observed colours while they last (a colour drawn twice
+/// would give the same noiseless sample twice), then from a fresh round of them: 11 starts from
+/// 5 colours use each colour twice or three times.
+#[test]
+fn starting_colours_are_drawn_without_replacement() {
+    let mut learner = Learner::new(Config::tiny(), 5, &cpu()).unwrap();
+    let colours: Vec<f32> = (0..5).flat_map(|i| [i as f32 * 10.0, 0.0, 0.0]).collect();
+    learner.set_observed_colours(&tensor4(colours, [5, 3, 1, 1]));
+    for n in [1, 5] {
+        let mut reds: Vec<u32> = values(learner.starting_colours(n)).chunks(3).map(|c| c[0] as u32).collect();
+        reds.sort();
+        reds.dedup();
+        assert_eq!(reds.len(), n, "{n} starts, all distinct");
+    }
+    let reds: Vec<u32> = values(learner.starting_colours(11)).chunks(3).map(|c| c[0] as u32).collect();
+    for colour in (0..5).map(|i| i * 10) {
+        let uses = reds.iter().filter(|&&r| r == colour).count();
+        assert!((2..=3).contains(&uses), "colour {colour} used {uses} times in {reds:?}");
+    }
+}
+
 /// The energy-magnitude penalty holds the energies' scale down: the same run with α > 0 ends
 /// with smaller |mean f| on every grid than with the paper's loss, and α = 0 leaves the loss as
 /// it was (the same figures as a configuration without the field).

@@ -62,9 +62,11 @@ pub struct EvalArgs {
     /// training textures when --data is the bundled held-out set; none otherwise).
     #[arg(long)]
     train: Option<PathBuf>,
-    /// Number of images to synthesize.
-    #[arg(long, default_value_t = 64)]
-    n: usize,
+    /// Number of images to synthesize (default: one from each colour of the images the model
+    /// learned from, up to 1,000, so that its score compares with theirs; 64 if the checkpoint
+    /// holds none).
+    #[arg(long)]
+    n: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Score the images in this folder instead of sampling a model (e.g. real images, as a
@@ -82,6 +84,11 @@ pub struct EvalArgs {
     device: DeviceArg,
 }
 
+/// What `eval` synthesizes from a checkpoint that holds no observed colours, and at most by
+/// default from one that does.
+const DEFAULT_SAMPLES: usize = 64;
+const MAX_DEFAULT_SAMPLES: usize = 1000;
+
 /// Synthesize `n` images at the finest grid with a seed, as an image set.
 fn synthesize(learner: &mut multigrid_ebm::Learner, n: usize, seed: u64) -> Result<ImageSet, Error> {
     learner.reseed(seed);
@@ -93,7 +100,7 @@ fn synthesize(learner: &mut multigrid_ebm::Learner, n: usize, seed: u64) -> Resu
 }
 
 pub fn eval(args: EvalArgs) -> Result<(), Error> {
-    if args.n < 2 {
+    if args.n.is_some_and(|n| n < 2) {
         return Err(Error::Config("--n must be at least 2".into()));
     }
     let (synthesized, scales) = match &args.images {
@@ -103,7 +110,11 @@ pub fn eval(args: EvalArgs) -> Result<(), Error> {
         }
         None => {
             let mut learner = args.model.load(&args.device.create()?)?;
-            (synthesize(&mut learner, args.n, args.seed)?, learner.config.scales())
+            let n = args.n.unwrap_or(match learner.observed_colour_count() {
+                0 | 1 => DEFAULT_SAMPLES,
+                m => m.min(MAX_DEFAULT_SAMPLES),
+            });
+            (synthesize(&mut learner, n, args.seed)?, learner.config.scales())
         }
     };
     let size = synthesized.size;
