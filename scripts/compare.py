@@ -70,7 +70,9 @@ def train_and_evaluate(a, dataset, method, seed, env):
         json.dump({"key": key, "curve": curve}, open(saved, "w"), indent=1)
     log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))][: a.iters]
     return {
-        "method": method, "seed": seed, "curve": curve, "log": log,
+        "method": method, "seed": seed, "curve": curve,
+        # the finest grid's loss per iteration (the whole log would make results.json tens of MB)
+        "finest_loss": [float(f"{l['grids'][-1]['loss']:.6g}") for l in log],
         "seconds_per_iteration": statistics.mean(l["seconds"] for l in log),
     }
 
@@ -203,7 +205,7 @@ def section(a, plt, dataset, seeds, results, figures):
         swd = [[r["curve"][i]["swd_mean"] for r in runs] for i in range(len(its))]
         line, = ax1.plot(its, [statistics.mean(v) for v in swd], marker="o", label=label)
         ax1.fill_between(its, [min(v) for v in swd], [max(v) for v in swd], alpha=0.2, color=line.get_color())
-        losses = [[l["grids"][-1]["loss"] for l in r["log"]] for r in runs]
+        losses = [r["finest_loss"] for r in runs]
         n = min(len(x) for x in losses)
         window = max(1, n // 40)
         smooth = [statistics.mean(statistics.mean(x[max(0, i - window):i + 1]) for x in losses) for i in range(n)]
