@@ -38,6 +38,8 @@ VARIANTS = [
      (8000, "cut short: grid 64's energies split at 6,696, earlier than at T = 30; SWD 160 at 7,000, 194 at 8,000")),
     ("no-norm-lr-1e-2", "no batch norm (energies per image), learning rate 0.01, constant", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "0", "--max-step", "0", "--norm", "none", "--lr", "0.01"], None),
     ("no-norm-lr-3e-3", "no batch norm (energies per image), learning rate 0.003, constant", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "0", "--max-step", "0", "--norm", "none", "--lr", "0.003"], None),
+    ("energy-scale-cap-4e5", "energy scale ‖w ⊙ γ‖ capped at 4·10⁵, constant learning rate", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "0", "--max-step", "0", "--energy-scale-cap", "4e5"], None),
+    ("energy-scale-cap-2e5", "energy scale ‖w ⊙ γ‖ capped at 2·10⁵, constant learning rate", ["--lr-half-life", "0", "--energy-penalty", "0", "--weight-decay", "0", "--max-step", "0", "--energy-scale-cap", "2e5"], None),
 ]
 
 

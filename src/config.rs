@@ -116,6 +116,13 @@ pub struct OptimizerConfig {
     /// official code, and what files without the field get) is plain Adam.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub weight_decay: f64,
+    /// The largest energy scale ‖w ⊙ γ‖ a grid's net may take ([`crate::energy::EnergyNet::energy_scale`]):
+    /// after each Adam step a net above it has its fully connected weights shrunk back to it. At
+    /// lr 0.3 the scale grows without end, and once f is steep enough Langevin overshoots and the
+    /// energies split (reports/stability.md). None (the official code, and what files without
+    /// the field get) leaves it free.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_scale_cap: Option<f64>,
 }
 
 impl OptimizerConfig {
@@ -254,6 +261,7 @@ impl Config {
                 epsilon: 1e-8,
                 lr_half_life: None,
                 weight_decay: 0.0,
+                energy_scale_cap: None,
             },
             batch_size: 100,
             method: Method::Multigrid,
@@ -417,6 +425,11 @@ impl Config {
                  0 ≤ λ < 1/lr, got {o:?}"
             ));
         }
+        if let Some(cap) = o.energy_scale_cap
+            && !(cap.is_finite() && cap > 0.0)
+        {
+            return bad(format!("the energy scale cap must be finite and > 0, got {cap}"));
+        }
         if !(self.energy_penalty.is_finite() && self.energy_penalty >= 0.0) {
             return bad(format!("the energy penalty α must be finite and ≥ 0, got {}", self.energy_penalty));
         }
@@ -489,6 +502,8 @@ pub struct Overrides {
     pub norm: Option<Norm>,
     /// α of the energy-magnitude penalty ([`Config::energy_penalty`]).
     pub energy_penalty: Option<f64>,
+    /// The largest energy scale ([`OptimizerConfig::energy_scale_cap`]); 0 leaves it free.
+    pub energy_scale_cap: Option<f64>,
 }
 
 impl Overrides {
@@ -535,6 +550,9 @@ impl Config {
         }
         if let Some(a) = o.energy_penalty {
             c.energy_penalty = a;
+        }
+        if let Some(cap) = o.energy_scale_cap {
+            c.optimizer.energy_scale_cap = (cap != 0.0).then_some(cap);
         }
         c.validate()?;
         Ok(c)
@@ -617,6 +635,20 @@ mod tests {
         assert!(json["optimizer"].get("weight_decay").is_none(), "0 is not written");
         json["optimizer"]["weight_decay"] = 2e-3.into();
         assert_eq!(Config::from_json(&json.to_string()).unwrap().optimizer.weight_decay, 2e-3);
+    }
+
+    #[test]
+    fn energy_scale_cap_is_set_by_overrides_and_bounded() {
+        let with = |c: f64| Config::small().with_overrides(&Overrides { energy_scale_cap: Some(c), ..Default::default() });
+        assert_eq!(with(4e5).unwrap().optimizer.energy_scale_cap, Some(4e5));
+        assert_eq!(with(0.0).unwrap().optimizer.energy_scale_cap, None, "0 leaves the scale free");
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            assert!(with(bad).is_err(), "energy scale cap {bad} accepted");
+        }
+        let mut json: serde_json::Value = serde_json::from_str(&Config::small().to_json()).unwrap();
+        assert!(json["optimizer"].get("energy_scale_cap").is_none(), "none is not written");
+        json["optimizer"]["energy_scale_cap"] = 3e5.into();
+        assert_eq!(Config::from_json(&json.to_string()).unwrap().optimizer.energy_scale_cap, Some(3e5));
     }
 
     #[test]

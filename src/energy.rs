@@ -195,6 +195,38 @@ impl EnergyNet {
         out
     }
 
+    /// The scale of f: ‖w ⊙ γ‖₂, the fully connected weights each times the γ of its channel in
+    /// the last normalisation (‖w‖₂ without normalisation), one value. Batch norm makes every
+    /// earlier layer's scale irrelevant, so this is what sets how steep f is, and so how far one
+    /// Langevin step moves a pixel; it is also the only part of the net that can move the scale
+    /// (w and γ trade it between them, hence the product).
+    pub fn energy_scale(&self) -> Tensor<1> {
+        let w: Tensor<1> = self.fc.weight.val().flatten(0, 1);
+        let effective = match self.blocks.last().and_then(|b| b.norm.as_ref()) {
+            Some(norm) => {
+                let c = norm.gamma.dims()[0];
+                let per_channel = w.dims()[0] / c;
+                // Features are flattened channel-major, so feature j belongs to channel j / (h·w).
+                let gamma: Tensor<1> = norm.gamma.val().reshape([c, 1]).expand([c, per_channel]).reshape([c * per_channel]);
+                w * gamma
+            }
+            None => w,
+        };
+        effective.square().sum().sqrt()
+    }
+
+    /// This net with its energy scale ([`EnergyNet::energy_scale`]) at most `cap`: where it is
+    /// larger, the fully connected weights are shrunk by cap / scale (a projection after each
+    /// optimiser step; f's shape is kept, only its steepness is bounded). No host round trip.
+    pub fn with_energy_scale_at_most(mut self, cap: f64) -> EnergyNet {
+        let factor = (self.energy_scale().recip() * cap).clamp_max(1.0);
+        let [d, o] = self.fc.weight.dims();
+        let shrunk = self.fc.weight.val() * factor.reshape([1, 1]).expand([d, o]);
+        // A fresh tracked leaf under the same id, so that the next step still learns it.
+        self.fc.weight = param((shrunk, self.fc.weight.id));
+        self
+    }
+
     /// f(I) for a batch [N, 3, s, s] of images with pixels in [0, 255]: one value per image.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<1> {
         let mut x = images;

@@ -34,7 +34,8 @@ impl NetsAdam {
 
     /// θ_k ← Adam(θ_k, ∂loss/∂θ_k): grid k's net after one step, the step that follows
     /// `iteration` learned iterations (at [`OptimizerConfig::lr_at`] that iteration), after the
-    /// decoupled weight decay θ ← (1 − lr·λ)·θ when λ ([`OptimizerConfig::weight_decay`]) is set.
+    /// decoupled weight decay θ ← (1 − lr·λ)·θ when λ ([`OptimizerConfig::weight_decay`]) is set,
+    /// and projected back to the energy scale cap ([`OptimizerConfig::energy_scale_cap`]) if any.
     pub fn step(&mut self, k: usize, net: &EnergyNet, config: &Config, iteration: u64, grads: &Gradients) -> EnergyNet {
         let lr = config.optimizer.lr_at(iteration);
         let decay = config.optimizer.weight_decay;
@@ -52,6 +53,10 @@ impl NetsAdam {
                 None => (value, id),
             })
             .collect();
-        EnergyNet::build(&config.grids[k], config.norm, updated)
+        let net = EnergyNet::build(&config.grids[k], config.norm, updated);
+        match config.optimizer.energy_scale_cap {
+            Some(cap) => net.with_energy_scale_at_most(cap),
+            None => net,
+        }
     }
 }

@@ -60,6 +60,20 @@ fn training_twice_with_one_seed_gives_byte_identical_checkpoints_and_sample_writ
     // Resuming continues the same run: 20 + 5 iterations.
     multigrid(&["train", "--data", s(&data), "--iters", "25", "--quiet", "--resume", "--out", s(&dir.join("r1"))]);
     assert_eq!(std::fs::read_to_string(dir.join("r1/log.jsonl")).unwrap().lines().count(), 25);
+    // A run stopped after its last save had logged iterations the checkpoint lacks: resuming
+    // drops those lines and logs the iterations again, each once.
+    let log_path = dir.join("r1/log.jsonl");
+    let mut log = std::fs::read_to_string(&log_path).unwrap();
+    log.push_str("{\"event\": \"warning\", \"message\": \"lost\"}\n{\"iteration\": 26, \"lost\": true}\n");
+    std::fs::write(&log_path, log).unwrap();
+    let out = multigrid(&["train", "--data", s(&data), "--iters", "27", "--quiet", "--resume", "--out", s(&dir.join("r1"))]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dropped the log's last 2 lines"));
+    let iterations: Vec<u64> = std::fs::read_to_string(&log_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"].as_u64().unwrap())
+        .collect();
+    assert_eq!(iterations, (1..=27).collect::<Vec<_>>());
     // A new run in a used folder starts its log afresh instead of appending to the old run's.
     let r2 = dir.join("r2");
     multigrid(&["train", "--data", s(&data), "--preset", "tiny", "--iters", "5", "--quiet", "--out", s(&r2)]);

@@ -323,6 +323,57 @@ fn weight_decay_shrinks_every_parameter_by_lr_times_lambda() {
     }
 }
 
+/// The energy scale cap: from the same start, one capped iteration gives the uncapped nets with
+/// only each grid's fully connected weights shrunk by cap / ‖w ⊙ γ‖, so every scale ends at the
+/// cap; a net already under its cap is left as it is.
+#[test]
+fn energy_scale_cap_shrinks_only_the_fc_weights_down_to_the_cap() {
+    let data = stripes("energy-scale-cap");
+    let scalar = |t: Tensor<1>| values(t)[0] as f64;
+    for norm in [Norm::Batch, Norm::None] {
+        let mut free = Config::tiny();
+        free.norm = norm;
+        let mut learner = Learner::new(free.clone(), 3, &cpu()).unwrap();
+        block_on(learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+        let scales: Vec<f64> = learner.nets.iter().map(|n| scalar(n.energy_scale())).collect();
+        // ‖w ⊙ γ‖ by hand: fully connected weight j belongs to channel j / (h·w) of the last layer.
+        for (net, scale) in learner.nets.iter().zip(&scales) {
+            let p: Vec<Vec<f32>> = net.flat_parameters().into_iter().map(|(t, _)| values(t)).collect();
+            let w = &p[p.len() - 2];
+            let gamma = if norm == Norm::Batch { p[p.len() - 4].clone() } else { vec![1.0] };
+            let per_channel = w.len() / gamma.len();
+            let by_hand = w.iter().enumerate().map(|(j, &x)| (x * gamma[j / per_channel]) as f64).map(|x| x * x).sum::<f64>().sqrt();
+            assert!((by_hand - scale).abs() <= 1e-4 * by_hand, "{norm:?}: energy scale {scale} is not {by_hand}");
+        }
+        let cap = 0.5 * scales.iter().cloned().fold(f64::INFINITY, f64::min);
+        let mut capped = free.clone();
+        capped.optimizer.energy_scale_cap = Some(cap);
+        let mut capped_learner = Learner::new(capped, 3, &cpu()).unwrap();
+        block_on(capped_learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+        let fc_index = |net: &multigrid_ebm::energy::EnergyNet| net.flat_parameters().len() - 2;
+        for ((net, capped_net), scale) in learner.nets.iter().zip(&capped_learner.nets).zip(&scales) {
+            let after = scalar(capped_net.energy_scale());
+            assert!((after - cap).abs() <= 1e-4 * cap, "{norm:?}: scale {after} is not the cap {cap}");
+            let (a, b) = (net.flat_parameters(), capped_net.flat_parameters());
+            for (i, ((p, _), (q, _))) in a.into_iter().zip(b).enumerate() {
+                let factor = if i == fc_index(net) { (cap / scale) as f32 } else { 1.0 };
+                for (x, y) in values(p).into_iter().zip(values(q)) {
+                    assert!((y - factor * x).abs() <= 1e-5 * (1.0 + x.abs()), "{norm:?} parameter {i}: {y} is not {factor}·{x}");
+                }
+            }
+            let untouched = net.clone().with_energy_scale_at_most(2.0 * scale);
+            assert_eq!(values(untouched.fc.weight.val()), values(net.fc.weight.val()), "{norm:?}: a net under its cap is left as it is");
+        }
+        // The shrunk weights are still learned: the next step moves them.
+        let fc = |l: &Learner| l.nets.iter().map(|n| values(n.fc.weight.val())).collect::<Vec<_>>();
+        let before = fc(&capped_learner);
+        block_on(capped_learner.learn(data.clone().narrow(0, 8, 8), &mut |_, _, _| {})).unwrap();
+        for (k, (b, a)) in before.iter().zip(fc(&capped_learner)).enumerate() {
+            assert_ne!(b, &a, "{norm:?}: grid {k}'s fully connected weights stopped learning after the cap");
+        }
+    }
+}
+
 /// The split the divergence guard warns about, on figures of grid 64 logged by
 /// `scripts/stability.py` (reports/stability.md): healthy iterations (close, one sign; both
 /// negative after a flip), a blip below 10⁶, and split ones (opposite signs, large).

@@ -40,13 +40,16 @@ pub fn energy(args: EnergyArgs) -> Result<(), Error> {
         Some(s) => return Err(Error::Config(format!("--grid {s}: the model's grids are {:?}", &config.scales()[1..]))),
         None => config.scales()[1..].to_vec(),
     };
-    let mut out = serde_json::Map::new();
+    let (mut out, mut scales) = (serde_json::Map::new(), serde_json::Map::new());
     for size in grids {
         let k = config.grids.iter().position(|g| g.size == size).expect("checked above");
         let f = block_on(read(learner.nets[k].forward(resample(images.clone(), size))))?;
         out.insert(format!("grid{size}"), serde_json::json!(f));
+        let scale = block_on(read(learner.nets[k].energy_scale()))?;
+        scales.insert(format!("grid{size}"), serde_json::json!(scale[0]));
     }
-    let result = serde_json::json!({ "images": set.names, "energy": out, "norm": config.norm });
+    // Each grid's energy scale ‖w ⊙ γ‖ beside the energies (reports/stability.md follows it).
+    let result = serde_json::json!({ "images": set.names, "energy": out, "energy_scale": scales, "norm": config.norm });
     println!("{result}");
     Ok(())
 }

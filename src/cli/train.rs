@@ -3,7 +3,7 @@
 //! rolls a diverging run back to its last good state with a lower learning rate.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -74,6 +74,10 @@ pub struct Args {
     /// official code).
     #[arg(long)]
     max_step: Option<f64>,
+    /// The largest energy scale ‖w ⊙ γ‖ of a grid's net: after each Adam step its fully connected
+    /// weights are shrunk back to it (0: free, as in the official code).
+    #[arg(long)]
+    energy_scale_cap: Option<f64>,
     /// Add Langevin noise (on or off).
     #[arg(long)]
     noise: Option<String>,
@@ -111,8 +115,32 @@ fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Er
         lr_half_life: args.lr_half_life,
         weight_decay: args.weight_decay,
         max_step: args.max_step,
+        energy_scale_cap: args.energy_scale_cap,
     };
     Learner::new(config.with_overrides(&overrides)?, args.seed, device)
+}
+
+/// Cut a resumed run's log after the last line of the checkpoint's iteration: what follows was
+/// written by iterations the interrupted run never saved, which are about to be learned again.
+/// (Iteration numbers may repeat after a rollback, hence the last such line.) Returns how many
+/// lines were dropped; a log without that iteration is left as it is.
+fn trim_log(path: &Path, iteration: u64) -> Result<usize, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let of = |line: &str| serde_json::from_str::<serde_json::Value>(line).ok()?.get("iteration")?.as_u64();
+    let Some(last) = lines.iter().rposition(|l| of(l) == Some(iteration)) else {
+        return Ok(0);
+    };
+    let dropped = lines.len() - 1 - last;
+    if dropped > 0 {
+        let kept: String = lines[..=last].iter().map(|l| format!("{l}\n")).collect();
+        write_file(path, kept.as_bytes())?;
+    }
+    Ok(dropped)
 }
 
 fn summary(it: &Iteration) -> String {
@@ -170,6 +198,15 @@ pub fn run(args: Args) -> Result<(), Error> {
     // A resumed run continues its log; a new one replaces the folder's run, log included (its
     // checkpoint is replaced at the first save).
     let log_path = args.out.join("log.jsonl");
+    if resumed {
+        let dropped = trim_log(&log_path, learner.iteration)?;
+        if dropped > 0 {
+            eprintln!(
+                "dropped the log's last {dropped} lines, past iteration {}: the interrupted run never saved them",
+                learner.iteration
+            );
+        }
+    }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(resumed)

@@ -45,4 +45,8 @@ max_step?: number, norm?: Norm,
 /**
  * α of the energy-magnitude penalty ([`Config::energy_penalty`]).
  */
-energy_penalty?: number, };
+energy_penalty?: number, 
+/**
+ * The largest energy scale ([`OptimizerConfig::energy_scale_cap`]); 0 leaves it free.
+ */
+energy_scale_cap?: number, };
