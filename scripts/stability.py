@@ -232,9 +232,10 @@ def main():
 
     # SWD and flat share per snapshot; the finest grid's energies per iteration.
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
-    for (name, label, *_), r in zip(VARIANTS, results):
+    for i, ((name, label, *_), r) in enumerate(zip(VARIANTS, results)):
         its = [c["iteration"] for c in r["curve"]]
-        line, = ax1.plot(its, [c["swd_mean"] for c in r["curve"]], marker="o", label=label)
+        # tab20: a colour of its own for each of up to 20 settings (the default cycle repeats after 10).
+        line, = ax1.plot(its, [c["swd_mean"] for c in r["curve"]], marker="o", label=label, color=plt.cm.tab20(i % 20))
         ax2.plot(its, [100 * c["flat_share"] for c in r["curve"]], marker="o", color=line.get_color(), label=label)
         every = r["log"][::10]
         ax3.plot([l["iteration"] for l in every], [abs(l["grids"][-1]["energy_observed"]) for l in every],
