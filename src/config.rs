@@ -639,7 +639,8 @@ mod tests {
 
     #[test]
     fn energy_scale_cap_is_set_by_overrides_and_bounded() {
-        let with = |c: f64| Config::small().with_overrides(&Overrides { energy_scale_cap: Some(c), ..Default::default() });
+        let with =
+            |c: f64| Config::small().with_overrides(&Overrides { energy_scale_cap: Some(c), ..Default::default() });
         assert_eq!(with(4e5).unwrap().optimizer.energy_scale_cap, Some(4e5));
         assert_eq!(with(0.0).unwrap().optimizer.energy_scale_cap, None, "0 leaves the scale free");
         for bad in [-1.0, f64::NAN, f64::INFINITY] {

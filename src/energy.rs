@@ -207,7 +207,8 @@ impl EnergyNet {
                 let c = norm.gamma.dims()[0];
                 let per_channel = w.dims()[0] / c;
                 // Features are flattened channel-major, so feature j belongs to channel j / (h·w).
-                let gamma: Tensor<1> = norm.gamma.val().reshape([c, 1]).expand([c, per_channel]).reshape([c * per_channel]);
+                let gamma: Tensor<1> =
+                    norm.gamma.val().reshape([c, 1]).expand([c, per_channel]).reshape([c * per_channel]);
                 w * gamma
             }
             None => w,

@@ -66,7 +66,8 @@ fn training_twice_with_one_seed_gives_byte_identical_checkpoints_and_sample_writ
     let mut log = std::fs::read_to_string(&log_path).unwrap();
     log.push_str("{\"event\": \"warning\", \"message\": \"lost\"}\n{\"iteration\": 26, \"lost\": true}\n");
     std::fs::write(&log_path, log).unwrap();
-    let out = multigrid(&["train", "--data", s(&data), "--iters", "27", "--quiet", "--resume", "--out", s(&dir.join("r1"))]);
+    let out =
+        multigrid(&["train", "--data", s(&data), "--iters", "27", "--quiet", "--resume", "--out", s(&dir.join("r1"))]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("dropped the log's last 2 lines"));
     let iterations: Vec<u64> = std::fs::read_to_string(&log_path)
         .unwrap()

@@ -342,7 +342,13 @@ fn energy_scale_cap_shrinks_only_the_fc_weights_down_to_the_cap() {
             let w = &p[p.len() - 2];
             let gamma = if norm == Norm::Batch { p[p.len() - 4].clone() } else { vec![1.0] };
             let per_channel = w.len() / gamma.len();
-            let by_hand = w.iter().enumerate().map(|(j, &x)| (x * gamma[j / per_channel]) as f64).map(|x| x * x).sum::<f64>().sqrt();
+            let by_hand = w
+                .iter()
+                .enumerate()
+                .map(|(j, &x)| (x * gamma[j / per_channel]) as f64)
+                .map(|x| x * x)
+                .sum::<f64>()
+                .sqrt();
             assert!((by_hand - scale).abs() <= 1e-4 * by_hand, "{norm:?}: energy scale {scale} is not {by_hand}");
         }
         let cap = 0.5 * scales.iter().cloned().fold(f64::INFINITY, f64::min);
@@ -350,19 +356,27 @@ fn energy_scale_cap_shrinks_only_the_fc_weights_down_to_the_cap() {
         capped.optimizer.energy_scale_cap = Some(cap);
         let mut capped_learner = Learner::new(capped, 3, &cpu()).unwrap();
         block_on(capped_learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
-        let fc_index = |net: &multigrid_ebm::energy::EnergyNet| net.flat_parameters().len() - 2;
         for ((net, capped_net), scale) in learner.nets.iter().zip(&capped_learner.nets).zip(&scales) {
             let after = scalar(capped_net.energy_scale());
             assert!((after - cap).abs() <= 1e-4 * cap, "{norm:?}: scale {after} is not the cap {cap}");
             let (a, b) = (net.flat_parameters(), capped_net.flat_parameters());
+            // Parameters in the order of parameter_specs: …, fc.weight, fc.bias.
+            let fc_weight = a.len() - 2;
             for (i, ((p, _), (q, _))) in a.into_iter().zip(b).enumerate() {
-                let factor = if i == fc_index(net) { (cap / scale) as f32 } else { 1.0 };
+                let factor = if i == fc_weight { (cap / scale) as f32 } else { 1.0 };
                 for (x, y) in values(p).into_iter().zip(values(q)) {
-                    assert!((y - factor * x).abs() <= 1e-5 * (1.0 + x.abs()), "{norm:?} parameter {i}: {y} is not {factor}·{x}");
+                    assert!(
+                        (y - factor * x).abs() <= 1e-5 * (1.0 + x.abs()),
+                        "{norm:?} parameter {i}: {y} is not {factor}·{x}"
+                    );
                 }
             }
             let untouched = net.clone().with_energy_scale_at_most(2.0 * scale);
-            assert_eq!(values(untouched.fc.weight.val()), values(net.fc.weight.val()), "{norm:?}: a net under its cap is left as it is");
+            assert_eq!(
+                values(untouched.fc.weight.val()),
+                values(net.fc.weight.val()),
+                "{norm:?}: a net under its cap is left as it is"
+            );
         }
         // The shrunk weights are still learned: the next step moves them.
         let fc = |l: &Learner| l.nets.iter().map(|n| values(n.fc.weight.val())).collect::<Vec<_>>();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use multigrid_ebm::Error;
 use multigrid_ebm::data::ImageSet;
-use multigrid_ebm::device::{block_on, on_pool, read};
+use multigrid_ebm::device::{block_on, on_pool, read, read_all};
 use multigrid_ebm::eval::evaluate;
 use multigrid_ebm::inpaint::{MaskKind, known_from_mask_image, make_mask, occluded_error, recover};
 use multigrid_ebm::pyramid::resample;
@@ -43,9 +43,13 @@ pub fn energy(args: EnergyArgs) -> Result<(), Error> {
     let (mut out, mut scales) = (serde_json::Map::new(), serde_json::Map::new());
     for size in grids {
         let k = config.grids.iter().position(|g| g.size == size).expect("checked above");
-        let f = block_on(read(learner.nets[k].forward(resample(images.clone(), size))))?;
+        let net = &learner.nets[k];
+        // The energies and the scale in one read (one host round trip on a GPU).
+        let [f, scale]: [Vec<f32>; 2] =
+            block_on(read_all(vec![net.forward(resample(images.clone(), size)), net.energy_scale()]))?
+                .try_into()
+                .expect("one value list per tensor read");
         out.insert(format!("grid{size}"), serde_json::json!(f));
-        let scale = block_on(read(learner.nets[k].energy_scale()))?;
         scales.insert(format!("grid{size}"), serde_json::json!(scale[0]));
     }
     // Each grid's energy scale ‖w ⊙ γ‖ beside the energies (reports/stability.md follows it).
