@@ -75,6 +75,19 @@ fn training_twice_with_one_seed_gives_byte_identical_checkpoints_and_sample_writ
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"].as_u64().unwrap())
         .collect();
     assert_eq!(iterations, (1..=27).collect::<Vec<_>>());
+    // Settings given on resuming apply to the rest of the run; another normalisation is refused.
+    let r1 = dir.join("r1");
+    let resume = |extra: &[&str]| {
+        let args = [&["train", "--data", s(&data), "--iters", "29", "--quiet", "--resume", "--out", s(&r1)], extra];
+        Command::new(env!("CARGO_BIN_EXE_multigrid")).args(args.concat()).output().unwrap()
+    };
+    let refused = resume(&["--norm", "batch"]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("keeps its normalisation"));
+    assert!(resume(&["--lr", "0.01"]).status.success());
+    let config = std::fs::read_to_string(dir.join("r1/config.json")).unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&config).unwrap()["optimizer"]["lr"], 0.01);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(log.lines().last().unwrap()).unwrap()["lr"], 0.01);
     // A new run in a used folder starts its log afresh instead of appending to the old run's.
     let r2 = dir.join("r2");
     multigrid(&["train", "--data", s(&data), "--preset", "tiny", "--iters", "5", "--quiet", "--out", s(&r2)]);

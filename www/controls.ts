@@ -62,8 +62,10 @@ export function fillControls(configJson: string, overrides: Overrides) {
   select('method').value = from.method;
   for (const key of NUMBERS) input(key).value = String(from[key]);
   const halfLife: number | undefined = c.optimizer.lr_half_life;
+  const constantFor: number = c.optimizer.lr_constant_for ?? 0;
   input('lr').parentElement!.title = halfLife
-    ? `Adam learning rate at the first iteration; it halves every ${halfLife} iterations`
+    ? `Adam learning rate${constantFor ? ` for the first ${constantFor} iterations` : ' at the first iteration'}; ` +
+      `it then halves every ${halfLife} iterations`
     : 'Adam learning rate (constant)';
   input('noise').checked = from.noise;
 }

@@ -42,7 +42,8 @@ pub struct Args {
     /// Run folder: checkpoint.bpk, log.jsonl, config.json and mosaics are written here.
     #[arg(long)]
     out: PathBuf,
-    /// Continue from <out>/checkpoint.bpk (its configuration is used).
+    /// Continue from <out>/checkpoint.bpk: its configuration, with any settings given now over it
+    /// (Langevin, optimiser, batch, method; not the nets).
     #[arg(long)]
     resume: bool,
     #[arg(long)]
@@ -66,6 +67,9 @@ pub struct Args {
     /// Iterations over which the learning rate halves (0: constant, as in the official code).
     #[arg(long)]
     lr_half_life: Option<f64>,
+    /// Iterations at the full learning rate before it starts to halve.
+    #[arg(long)]
+    lr_constant_for: Option<u64>,
     /// Decoupled weight decay λ: every parameter × (1 − lr·λ) before each Adam step (0: plain
     /// Adam, as in the official code).
     #[arg(long)]
@@ -95,15 +99,15 @@ pub struct Args {
     device: DeviceArg,
 }
 
-fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Error> {
-    let config = resolve_config(&args.preset, args.config.as_deref(), args.scales.as_deref())?;
+/// The settings given on the command line over the preset's (or a resumed run's).
+fn overrides(args: &Args) -> Result<Overrides, Error> {
     let noise = match args.noise.as_deref() {
         None => None,
         Some("on") => Some(true),
         Some("off") => Some(false),
         Some(n) => return Err(Error::Config(format!("--noise {n}: use on or off"))),
     };
-    let overrides = Overrides {
+    Ok(Overrides {
         method: args.method,
         batch: args.batch,
         steps: args.steps,
@@ -113,11 +117,34 @@ fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Er
         norm: args.norm.as_deref().map(str::parse).transpose()?,
         energy_penalty: args.energy_penalty,
         lr_half_life: args.lr_half_life,
+        lr_constant_for: args.lr_constant_for,
         weight_decay: args.weight_decay,
         max_step: args.max_step,
         energy_scale_cap: args.energy_scale_cap,
-    };
-    Learner::new(config.with_overrides(&overrides)?, args.seed, device)
+    })
+}
+
+fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Error> {
+    let config = resolve_config(&args.preset, args.config.as_deref(), args.scales.as_deref())?;
+    Learner::new(config.with_overrides(&overrides(args)?)?, args.seed, device)
+}
+
+/// A resumed run keeps its checkpoint's configuration, with the settings given now over it; a
+/// change of normalisation would need other nets, and is refused.
+fn apply_on_resume(args: &Args, learner: &mut Learner) -> Result<(), Error> {
+    let config = learner.config.clone().with_overrides(&overrides(args)?)?;
+    if config.norm != learner.config.norm {
+        return Err(Error::Config(format!(
+            "--norm {}: a resumed run keeps its normalisation ({}); start a new run to change it",
+            config.norm.name(),
+            learner.config.norm.name()
+        )));
+    }
+    if config != learner.config {
+        eprintln!("resumed with the settings given now: {}", config.to_json());
+        learner.set_config(config);
+    }
+    Ok(())
 }
 
 /// Cut a resumed run's log after the last line of the checkpoint's iteration: what follows was
@@ -160,8 +187,9 @@ pub fn run(args: Args) -> Result<(), Error> {
     let checkpoint_path = args.out.join("checkpoint.bpk");
     let resumed = args.resume && checkpoint_path.exists();
     let mut learner = if resumed {
-        let l = checkpoint::load(&checkpoint_path, &device)?;
+        let mut l = checkpoint::load(&checkpoint_path, &device)?;
         eprintln!("resuming {} at iteration {}", checkpoint_path.display(), l.iteration);
+        apply_on_resume(&args, &mut l)?;
         l
     } else {
         if args.resume {

@@ -30,6 +30,10 @@ lr?: number,
  */
 lr_half_life?: number, 
 /**
+ * Iterations at the full rate before the halving starts ([`OptimizerConfig::lr_constant_for`]).
+ */
+lr_constant_for?: number, 
+/**
  * Decoupled weight decay λ ([`OptimizerConfig::weight_decay`]); 0 is plain Adam.
  */
 weight_decay?: number, 
