@@ -47,6 +47,10 @@ VARIANTS = [
      ["--lr-half-life", "1000", "--lr-constant-for", "6000", "--energy-penalty", "0", "--weight-decay", "0", "--max-step", "0", "--energy-scale-cap", "4e5"],
      (8000, "cut short: grid 64's energies split from 5,237, at the full rate, and stayed pinned near ±1.6·10⁷ with the "
             "Langevin gradient collapsed (under 250, against thousands); SWD 169 at 7,000 and 8,000 as the rate fell to 0.075")),
+    ("lr-decay-from-4000", "energy scale capped at 4·10⁵, rate constant to 4,000, then halving every 1,000 (resumed at 4,000 from the run above)",
+     ["--lr-half-life", "1000", "--lr-constant-for", "4000", "--energy-penalty", "0", "--weight-decay", "0", "--max-step", "0", "--energy-scale-cap", "4e5"],
+     (7000, "cut short: grid 64's energies split from 5,557, the rate already down to 0.1, and stayed pinned near ±1.5·10⁷ "
+            "with the Langevin gradient collapsed (about 100); SWD 141.5 at 6,000, 121.3 at 7,000")),
 ]
 
 
@@ -356,7 +360,7 @@ the 36 held-out textures). A sample is *flat* when its pixels vary by less than 
 
 {verdict}
 
-`small`'s defaults since 2026-12-03 are the last two rows: its energy scale capped at 4·10⁵ and the
+`small`'s defaults since 2026-12-03 are the two "new default" rows: its energy scale capped at 4·10⁵ and the
 rate 0.3 for 6,000 iterations, then halving every 1,000. The first of them shares its first 6,000
 iterations with the energy-scale-cap-4·10⁵ run (the same settings until the rate starts to halve):
 it was resumed from that run's 6,000-iteration checkpoint (`train --resume` applies the settings
@@ -364,11 +368,14 @@ given on the command line). It trains to 20,000 with SWD 72–75 from 9,000 on, 
 energies are split by the rule below from 7,813: with the rate falling, nothing runs away and grid
 64's Langevin gradient stays in the thousands. The same settings from scratch split from 5,237,
 still at the full rate, like the constant-rate runs, and degrade by 7,000. The harmful splits of
-the capped runs (both caps at a constant rate, and this one) end the same way: the finest grid's
+the capped runs (both caps at a constant rate, and both from-scratch runs below) end the same way: the finest grid's
 energies pinned near ± what the cap lets f reach (1.6·10⁷ at 4·10⁵, 8·10⁶ at 2·10⁵) and its
-Langevin gradient collapsed (median 109–122 over the last 500 iterations, against 4·10³): the
+Langevin gradient collapsed (median 109–181 over the last 500 iterations, against 4·10³): the
 synthesized images stuck on f's lowest plateau. A rate that decays from 6,000 rescues a run only
-if it has not split before then; no setting here yet trains 20,000 iterations from any start.
+if it has not split before then, and decaying earlier does not prevent the split: the from-scratch
+run resumed at 4,000 with the rate halving from there (last row) split from 5,557 at a rate of 0.1
+and degraded the same way (as the rate halving every 2,000 from the start split at 3,879, at 0.08).
+No setting here yet trains 20,000 iterations from any start.
 
 *Split*: from that iteration on, for at least 50 iterations, the finest grid's mean f(obs) exceeds
 mean f(syn) by more than half their summed magnitudes, with |f(obs)| over 10⁶: the two have run
