@@ -75,6 +75,9 @@ class Cores:
             self.active -= 1
 
 
+DIVERGED = "diverged: SWD above twice its best twice in a row"
+
+
 def diverged(curve):
     best = min(c["swd_mean"] for c in curve)
     return len(curve) >= 3 and all(c["swd_mean"] > 2 * best for c in curve[-2:])
@@ -178,7 +181,7 @@ def train_variant(a, name, extra, iters, cores):
     else:
         shutil.rmtree(out, ignore_errors=True)
     if curve and not stopped and diverged(curve):
-        stopped = {"after": curve[-1]["iteration"], "why": "diverged: SWD above twice its best twice in a row"}
+        stopped = {"after": curve[-1]["iteration"], "why": DIVERGED}
     if not a.report_only and not stopped and not complete({"curve": curve}, iters):
         curve, stopped = train_scoring(a, extra, out, iters, curve, kept.get("stamps", {}) if same else {}, cores)
     log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
@@ -195,7 +198,7 @@ def train_scoring(a, extra, out, iters, curve, stamps, cores):
     """One `multigrid train` process up to `iters` (resuming from the run's checkpoint), keeping a
     snapshot every --every iterations; each is scored as it appears, and again when a rollback of
     the divergence guard has written it anew (stamps: each scored snapshot's mtime). One process,
-    so the guard keeps its anchors across the whole run. Stops the process once SWD diverges."""
+    so the guard keeps its state across the whole run. Stops the process once SWD diverges."""
     saved = os.path.join(out, "curve.json")
     args = ["train", "--preset", a.preset, "--seed", str(a.seed), "--iters", str(iters), "--out", out, "--resume",
             "--quiet", "--save-every", str(a.every), "--snapshot-every", str(a.every), *extra]
@@ -203,6 +206,10 @@ def train_scoring(a, extra, out, iters, curve, stamps, cores):
     env = cores.env()
     process = subprocess.Popen([BIN, *args], env=env)
     stopped = None
+
+    def save():
+        json.dump({"key": run_key(a, extra), "curve": curve, "stopped": stopped, "stamps": stamps}, open(saved, "w"),
+                  indent=1)
 
     def score_new():
         nonlocal curve, stopped
@@ -220,10 +227,9 @@ def train_scoring(a, extra, out, iters, curve, stamps, cores):
                            key=lambda c: c["iteration"])
             stamps[str(done)] = stamp
             if diverged(curve) and stopped is None:
-                stopped = {"after": curve[-1]["iteration"], "why": "diverged: SWD above twice its best twice in a row"}
+                stopped = {"after": curve[-1]["iteration"], "why": DIVERGED}
                 process.terminate()
-            json.dump({"key": run_key(a, extra), "curve": curve, "stopped": stopped, "stamps": stamps}, open(saved, "w"),
-                      indent=1)
+            save()
 
     while process.poll() is None:
         score_new()
@@ -231,8 +237,7 @@ def train_scoring(a, extra, out, iters, curve, stamps, cores):
     score_new()
     if process.returncode != 0 and stopped is None:
         stopped = {"after": curve[-1]["iteration"] if curve else 0, "why": f"multigrid train exited {process.returncode}"}
-        json.dump({"key": run_key(a, extra), "curve": curve, "stopped": stopped, "stamps": stamps}, open(saved, "w"),
-                  indent=1)
+        save()
     return curve, stopped
 
 

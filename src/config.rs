@@ -112,7 +112,7 @@ pub struct OptimizerConfig {
     pub lr_half_life: Option<f64>,
     /// Iterations learned at the full rate before the halving starts: lr·2^(−(t−c)/h) from
     /// iteration t = c on. 0 (what files without the field get) halves from the start.
-    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub lr_constant_for: u64,
     /// Decoupled weight decay λ (AdamW, Loshchilov & Hutter 2019): before each Adam step every
     /// parameter is multiplied by 1 − lr·λ. It bounds the weights, which Adam at lr 0.3 lets
@@ -198,12 +198,8 @@ pub struct Config {
     pub energy_penalty: f64,
 }
 
-fn is_zero(x: &f64) -> bool {
-    *x == 0.0
-}
-
-fn is_zero_u64(x: &u64) -> bool {
-    *x == 0
+fn is_zero<T: Default + PartialEq>(x: &T) -> bool {
+    *x == T::default()
 }
 
 /// The most trainable parameters a configuration may ask for (400 MB of float32 weights, about
@@ -213,8 +209,9 @@ pub const MAX_PARAMETERS: u64 = 100_000_000;
 /// The most Langevin steps of one CD / PCD chain (T ≤ 10000 on each of at most nine grids).
 pub const MAX_CD_STEPS: usize = 100_000;
 
-/// `small`'s energy scale cap: grid 64's scale in weights/small.bpk is 5·10⁵, grid 16's 6·10⁴,
-/// so only grid 64 is ever held back.
+/// `small`'s energy scale cap: at the official constant rate grid 64's scale reached 5·10⁵ in
+/// 3,000 iterations (the `small.bpk` published until 2026-12-03), grid 16's 6·10⁴, so only grid 64
+/// is ever held back.
 pub const SMALL_ENERGY_SCALE_CAP: f64 = 4e5;
 
 /// One conv layer (shorthand for the architecture tables below).
@@ -298,7 +295,8 @@ impl Config {
             langevin: LangevinConfig { steps: 30, ..paper.langevin.clone() },
             // At the official constant rate grid 64's energies split after ~7,600 iterations and
             // the samples degrade; with its scale capped, after ~10,400. Capped, and with the rate
-            // halving every 1,000 iterations from 6,000, it trains 20,000 (reports/stability.md).
+            // halving every 1,000 iterations from 6,000, that run trained to 20,000 (weights/small.bpk);
+            // a run that splits before the rate falls still degrades (reports/stability.md).
             optimizer: OptimizerConfig {
                 energy_scale_cap: Some(SMALL_ENERGY_SCALE_CAP),
                 lr_half_life: Some(1000.0),
