@@ -13,6 +13,17 @@
 //! It also warns (without rolling back) when a grid's energies have split for [`SPLIT_RUN`]
 //! iterations in a row ([`Guard::take_warning`]).
 //!
+//! A slower failure has a mark of its own: the Langevin gradient *collapses*. A learned grid's
+//! median ‖∂f/∂Ĩ‖ over the last [`Rule::collapse_recent`] iterations falls below
+//! 1/[`Rule::collapse_factor`] of its median over the iterations [`Rule::collapse_reference`]
+//! ago: the synthesized images sit on a plateau of f and stop moving, while f keeps separating
+//! them from the observed ones. In the stability study (reports/stability.md) every run whose
+//! samples degraded with the energy scale capped ended so, and no healthy stretch of any run
+//! did. The state 10 iterations back is already doomed then (the collapse follows a surge of the
+//! gradient 600–1,500 iterations earlier), so the guard also keeps [`Rule::anchors`] states
+//! [`Rule::anchor_every`] iterations apart, rolls a collapse back to the oldest of them, halves
+//! the learning rate and reseeds the learner's generator, so that the retry takes other batches.
+//!
 //! The state is kept every [`Rule::keep_every`] iterations, so the window is at most that long.
 //! A guard started on a resumed or loaded model, whose energies it has not seen, takes its
 //! first iteration's magnitude as the reference.
@@ -22,6 +33,8 @@
 //! margin; `tiny` at lr 50 reaches 10¹⁹ within tens of iterations, and trips it. The slow drift of
 //! `small` after ~4,000 iterations at lr 0.3 (10⁷ → 10⁹ over hundreds of iterations) is not a
 //! runaway by this rule.
+
+use std::collections::VecDeque;
 
 use burn::prelude::*;
 
@@ -41,11 +54,37 @@ pub struct Rule {
     pub lr_factor: f64,
     /// Give up after this many rollbacks in a row.
     pub max_rollbacks: u32,
+    /// Keep a deep anchor state every this many iterations, for rolling back a collapse.
+    pub anchor_every: u64,
+    /// How many anchor states are kept: a collapse goes back to the oldest, at least
+    /// `anchor_every · (anchors − 1)` iterations back.
+    pub anchors: usize,
+    /// A collapse: the recent median Langevin gradient this many times below the reference one.
+    pub collapse_factor: f32,
+    /// The recent window, in iterations.
+    pub collapse_recent: usize,
+    /// The reference window: from this many iterations back (the first) to this many (the second).
+    pub collapse_reference: (usize, usize),
 }
 
 impl Default for Rule {
     fn default() -> Rule {
-        Rule { keep_every: 10, growth: 100.0, floor: 1e4, lr_factor: 0.5, max_rollbacks: 10 }
+        // The collapse figures: on the study's logs (every 50th iteration), a drop of 5× of the
+        // median over 250 iterations against 2,500–500 back marked all four capped runs that
+        // degraded (450–470 iterations after their energies split, SWD ≥ 120 soon after) and no
+        // healthy stretch of any of the 16 logs, the published model's 20,000 included.
+        Rule {
+            keep_every: 10,
+            growth: 100.0,
+            floor: 1e4,
+            lr_factor: 0.5,
+            max_rollbacks: 10,
+            anchor_every: 1000,
+            anchors: 3,
+            collapse_factor: 5.0,
+            collapse_recent: 250,
+            collapse_reference: (2500, 500),
+        }
     }
 }
 
@@ -79,6 +118,13 @@ pub struct Guard {
     /// under this guard (a resumed or loaded model's energies are not known before it).
     kept_magnitude: Option<f32>,
     rollbacks_in_a_row: u32,
+    /// States every [`Rule::anchor_every`] iterations, oldest first (the starting state too).
+    anchors: VecDeque<LearnerState>,
+    /// Every learned grid's Langevin gradient norm (`None` for a grid not learned), one entry per
+    /// iteration, back to the oldest anchor or `collapse_reference.0` iterations, whichever is older.
+    gradients: VecDeque<(u64, Vec<Option<f32>>)>,
+    /// Collapses rolled back so far (salts the reseeding, so each retry differs).
+    collapses: u64,
 }
 
 impl Guard {
@@ -93,6 +139,9 @@ impl Guard {
             split_for: vec![0; grids],
             warning: None,
             warned: false,
+            anchors: VecDeque::from([learner.state()]),
+            gradients: VecDeque::new(),
+            collapses: 0,
         }
     }
 
@@ -115,6 +164,15 @@ impl Guard {
                     }
                     self.kept_magnitude.get_or_insert(magnitude(&it));
                     self.watch_split(&it);
+                    if let Some(reason) = self.watch_gradients(&it) {
+                        return Ok(self.roll_back_collapse(learner, reason));
+                    }
+                    if it.iteration % self.rule.anchor_every == 0 {
+                        self.anchors.push_back(learner.state());
+                        if self.anchors.len() > self.rule.anchors {
+                            self.anchors.pop_front();
+                        }
+                    }
                     return Ok(Guarded::Learned(it));
                 }
                 Some(reason) => reason,
@@ -123,15 +181,70 @@ impl Guard {
             Err(e) => return Err(e),
         };
         learner.restore(self.kept.clone());
+        self.gradients.retain(|(i, _)| *i <= learner.iteration);
         self.rollbacks_in_a_row += 1;
         if self.rollbacks_in_a_row > self.rule.max_rollbacks {
             return Err(Error::Unstable { rollbacks: self.rule.max_rollbacks, kept: learner.iteration, reason });
         }
+        let lr = self.lower_lr(learner);
+        Ok(Guarded::RolledBack { reason, to: learner.iteration, lr, rollbacks_in_a_row: self.rollbacks_in_a_row })
+    }
+
+    /// Record this iteration's Langevin gradients; if a grid's have collapsed, say how.
+    fn watch_gradients(&mut self, it: &Iteration) -> Option<String> {
+        let (far, near) = self.rule.collapse_reference;
+        self.gradients.push_back((it.iteration, it.grids.iter().map(|g| g.langevin_gradient).collect()));
+        // Kept back to the oldest anchor too, so that a retry is watched from its first iteration.
+        while self.gradients.len() > far + self.rule.anchor_every as usize * self.rule.anchors {
+            self.gradients.pop_front();
+        }
+        let n = self.gradients.len();
+        if n < far {
+            return None;
+        }
+        let median_of = |range: std::ops::Range<usize>, k: usize| {
+            let mut v: Vec<f32> = self.gradients.range(range).filter_map(|(_, g)| g[k]).collect();
+            median(&mut v)
+        };
+        it.grids.iter().enumerate().find_map(|(k, g)| {
+            let recent = median_of(n - self.rule.collapse_recent..n, k)?;
+            let reference = median_of(n - far..n - near, k)?;
+            (recent * self.rule.collapse_factor < reference).then(|| {
+                format!(
+                    "iteration {}: grid {}'s Langevin gradient collapsed (median {recent:.3e} over the last {} \
+                     iterations, against {reference:.3e} from {far} to {near} iterations back): the synthesized \
+                     images stopped moving",
+                    it.iteration, g.size, self.rule.collapse_recent
+                )
+            })
+        })
+    }
+
+    /// Back to the oldest anchor, at a lower learning rate and with the learner's generator
+    /// reseeded (the same batches would lead to the same collapse).
+    fn roll_back_collapse(&mut self, learner: &mut Learner, reason: String) -> Guarded {
+        let anchor = self.anchors.front().expect("the starting state is an anchor").clone();
+        self.anchors.truncate(1);
+        learner.restore(anchor);
+        self.collapses += 1;
+        learner.branch(self.collapses);
+        let to = learner.iteration;
+        self.gradients.retain(|(i, _)| *i <= to);
+        self.kept = learner.state();
+        self.kept_magnitude = None;
+        self.rollbacks_in_a_row = 1;
+        self.split_for.iter_mut().for_each(|c| *c = 0);
+        let lr = self.lower_lr(learner);
+        Guarded::RolledBack { reason, to, lr, rollbacks_in_a_row: 1 }
+    }
+
+    /// Multiply the learning rate by [`Rule::lr_factor`]; the new rate.
+    fn lower_lr(&self, learner: &mut Learner) -> f64 {
         let mut config = learner.config.clone();
         config.optimizer.lr *= self.rule.lr_factor;
         let lr = config.optimizer.lr;
         learner.set_config(config);
-        Ok(Guarded::RolledBack { reason, to: learner.iteration, lr, rollbacks_in_a_row: self.rollbacks_in_a_row })
+        lr
     }
 
     /// A warning about the learning so far, once: a grid whose energies have stayed split for
@@ -174,6 +287,15 @@ impl Guard {
     }
 }
 
+/// The median of `v` (reordered), None if empty.
+fn median(v: &mut [f32]) -> Option<f32> {
+    if v.is_empty() {
+        return None;
+    }
+    let mid = v.len() / 2;
+    Some(*v.select_nth_unstable_by(mid, f32::total_cmp).1)
+}
+
 /// The largest |mean f| of a learned grid in an iteration, over observed and synthesized images.
 fn magnitude(it: &Iteration) -> f32 {
     it.grids.iter().flat_map(|g| [g.energy_observed, g.energy_synthesized]).flatten().fold(0.0, |m, e| m.max(e.abs()))
@@ -183,18 +305,89 @@ fn magnitude(it: &Iteration) -> f32 {
 mod tests {
     use super::*;
     use crate::Config;
+    use crate::device::{block_on, read_all};
     use crate::learner::GridStats;
 
     fn iteration(iteration: u64, energies: (f32, f32)) -> Iteration {
-        let grid = |size| GridStats {
+        with_gradient(iteration, energies, 1.0)
+    }
+
+    /// Grid 4 healthy (gradient 1), grid 16 with the Langevin gradient given.
+    fn with_gradient(iteration: u64, energies: (f32, f32), gradient: f32) -> Iteration {
+        let grid = |size, langevin_gradient| GridStats {
             size,
             loss: Some(energies.1 - energies.0),
             recon_error: 1.0,
             energy_observed: Some(energies.0),
             energy_synthesized: Some(energies.1),
-            langevin_gradient: Some(1.0),
+            langevin_gradient: Some(langevin_gradient),
         };
-        Iteration { iteration, observed: vec![], synthesized: vec![], grids: vec![grid(4), grid(16)] }
+        Iteration { iteration, observed: vec![], synthesized: vec![], grids: vec![grid(4, 1.0), grid(16, gradient)] }
+    }
+
+    #[test]
+    fn a_collapse_is_a_lasting_fall_of_the_langevin_gradient_not_its_noise() {
+        let learner = Learner::new(Config::tiny(), 1, &crate::device::cpu()).unwrap();
+        let mut guard = Guard::new(&learner, Rule::default());
+        let (far, _) = guard.rule.collapse_reference;
+        // Healthy: a gradient that swings 12× from one iteration to the next, and grows.
+        for i in 1..=3 * far as u64 {
+            let swing = [500.0, 2000.0, 6000.0][i as usize % 3];
+            let g = swing * (1.0 + i as f32 / 1000.0);
+            assert_eq!(guard.watch_gradients(&with_gradient(i, (7e6, 6e6), g)), None, "iteration {i}");
+        }
+        // A fall to 1/20 (the study's collapses: 1,934 → 100–180) is told within the recent window.
+        let start = 3 * far as u64;
+        let told = (1..=guard.rule.collapse_recent as u64)
+            .find_map(|i| guard.watch_gradients(&with_gradient(start + i, (1.6e7, -1.6e7), 100.0)).map(|r| (i, r)));
+        let (after, reason) = told.expect("a collapse is told");
+        assert!(
+            after > guard.rule.collapse_recent as u64 / 2 - 2,
+            "told after {after} iterations: one bad stretch of a few is noise"
+        );
+        assert!(reason.contains("grid 16's Langevin gradient collapsed"), "{reason}");
+    }
+
+    #[test]
+    fn a_collapse_rolls_back_to_the_oldest_anchor_at_half_the_rate_on_other_batches() {
+        let device = crate::device::cpu();
+        // A gentle rate, so that no iteration here is a runaway (which would roll back 10).
+        let mut config = Config::tiny();
+        config.optimizer.lr = 1e-3;
+        let mut learner = Learner::new(config.clone(), 1, &device).unwrap();
+        let rule = Rule { anchor_every: 3, anchors: 2, ..Rule::default() };
+        let mut guard = Guard::new(&learner, rule);
+        let size = learner.config.image_size();
+        let observed =
+            Tensor::<4>::random([8, 3, size, size], burn::tensor::Distribution::Uniform(0.0, 255.0), &device);
+        let mut anchor = None;
+        for _ in 0..8 {
+            let batch = learner.pick_batch(&observed);
+            let learned = block_on(guard.learn(&mut learner, batch, &mut |_, _, _| {}));
+            assert!(matches!(learned, Ok(Guarded::Learned(_))), "iteration {} was not learned", learner.iteration);
+            if learner.iteration == 3 {
+                anchor = Some(learner.state());
+            }
+        }
+        // Anchors at 3 and 6 (the start dropped: two kept): the oldest, 3, is where a collapse goes.
+        let lr = learner.config.optimizer.lr;
+        let Guarded::RolledBack { to, lr: lowered, .. } = guard.roll_back_collapse(&mut learner, "collapsed".into())
+        else {
+            panic!("a collapse rolls back")
+        };
+        assert_eq!((to, learner.iteration), (3, 3));
+        assert_eq!(lowered, lr * 0.5);
+        assert_eq!(learner.config.optimizer.lr, lowered);
+        let anchor = anchor.unwrap();
+        let values = |l: &Learner| {
+            block_on(read_all(l.nets.iter().map(|n| n.flat_parameters()[0].0.clone()).collect())).unwrap()
+        };
+        let retried = learner.batch_indices(8 * 64);
+        let mut original = Learner::new(config, 1, &device).unwrap();
+        original.restore(anchor);
+        assert_eq!(values(&learner), values(&original), "the weights are the anchor's");
+        assert_ne!(retried, original.batch_indices(8 * 64), "the retry draws other batches");
+        assert!(guard.gradients.iter().all(|(i, _)| *i <= 3), "the undone iterations' gradients are forgotten");
     }
 
     #[test]

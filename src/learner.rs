@@ -156,6 +156,13 @@ impl Learner {
         self.rng = ChaCha8Rng::seed_from_u64(seed);
     }
 
+    /// Take another branch of the random sequence from here (other batches, other noise),
+    /// reproducibly: reseeded from its own next draw, salted.
+    pub fn branch(&mut self, salt: u64) {
+        let seed: u64 = self.rng.random();
+        self.reseed(seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+
     /// Langevin noise comes from the device's generator; seed it from ours so that a run is
     /// reproducible and a resumed run continues the same sequence.
     fn seed_langevin_noise(&mut self) {

@@ -88,6 +88,10 @@ fn training_twice_with_one_seed_gives_byte_identical_checkpoints_and_sample_writ
     assert_eq!(serde_json::from_str::<serde_json::Value>(&config).unwrap()["optimizer"]["lr"], 0.01);
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert_eq!(serde_json::from_str::<serde_json::Value>(log.lines().last().unwrap()).unwrap()["lr"], 0.01);
+    // Other nets named on resuming are refused, not ignored; the run's own preset is fine.
+    let other_nets = resume(&["--preset", "small"]);
+    assert!(!other_nets.status.success() && String::from_utf8_lossy(&other_nets.stderr).contains("keeps its nets"));
+    assert!(resume(&["--preset", "tiny"]).status.success());
     // A new run in a used folder starts its log afresh instead of appending to the old run's.
     let r2 = dir.join("r2");
     multigrid(&["train", "--data", s(&data), "--preset", "tiny", "--iters", "5", "--quiet", "--out", s(&r2)]);

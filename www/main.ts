@@ -240,9 +240,10 @@ async function learnOnce() {
 async function showLearned(r: Replies['learn'], seconds: number) {
   setIteration(r.iteration);
   if (r.rollback) {
-    // The divergence guard went back to the last good state with a lower learning rate.
+    // The divergence guard went back to a good state with a lower learning rate (the last kept
+    // one after a divergence, an older anchor after a collapse of the Langevin gradient).
     const { reason, to, lr } = r.rollback;
-    message(`Learning diverged (${reason}): rolled back to iteration ${to}, learning rate lowered to ${lr.toPrecision(3)}.`);
+    message(`Rolled back to iteration ${to}, learning rate lowered to ${lr.toPrecision(3)}: ${reason}.`);
     ($('lr') as HTMLInputElement).value = String(Number(lr.toPrecision(6)));
     writeUrl(currentSettings(), url.backend);
     return;

@@ -13,7 +13,7 @@ use multigrid_ebm::config::Method;
 use multigrid_ebm::device::{block_on, on_pool};
 use multigrid_ebm::guard::{Guard, Guarded, Rule};
 use multigrid_ebm::learner::Iteration;
-use multigrid_ebm::{Error, Learner, Overrides, checkpoint};
+use multigrid_ebm::{Config, Error, Learner, Overrides, checkpoint};
 
 use super::{BUNDLED_TRAIN, DeviceArg, create_dir, load_images, resolve_config, write_file, write_mosaics};
 
@@ -22,9 +22,10 @@ pub struct Args {
     /// Folder of images (searched recursively; default: the bundled texture set).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Configuration preset: paper, small, digits or tiny.
-    #[arg(long, default_value = "small")]
-    preset: String,
+    /// Configuration preset: paper, small, digits or tiny [default: small]. On --resume, only to
+    /// check that it names the checkpoint's nets.
+    #[arg(long)]
+    preset: Option<String>,
     /// A configuration JSON file (overrides --preset).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -124,15 +125,41 @@ fn overrides(args: &Args) -> Result<Overrides, Error> {
     })
 }
 
-fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Error> {
-    let config = resolve_config(&args.preset, args.config.as_deref(), args.scales.as_deref())?;
-    Learner::new(config.with_overrides(&overrides(args)?)?, args.seed, device)
+/// The configuration named by --preset, --config and --scales, with the flags over it.
+fn named_config(args: &Args) -> Result<Config, Error> {
+    let config =
+        resolve_config(args.preset.as_deref().unwrap_or("small"), args.config.as_deref(), args.scales.as_deref())?;
+    config.with_overrides(&overrides(args)?)
 }
 
-/// A resumed run keeps its checkpoint's configuration, with the settings given now over it; a
-/// change of normalisation would need other nets, and is refused.
+fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Error> {
+    Learner::new(named_config(args)?, args.seed, device)
+}
+
+/// A resumed run keeps its checkpoint's configuration, with the settings given now over it.
+/// Nothing given is ignored: other nets (--preset, --scales, --config or --norm naming nets the
+/// checkpoint does not hold) are refused, and so are other settings in a --config file (give
+/// those as flags).
 fn apply_on_resume(args: &Args, learner: &mut Learner) -> Result<(), Error> {
     let config = learner.config.clone().with_overrides(&overrides(args)?)?;
+    if args.preset.is_some() || args.config.is_some() || args.scales.is_some() {
+        let named = named_config(args)?;
+        if named.grids != config.grids {
+            return Err(Error::Config(format!(
+                "the nets named by --preset/--config/--scales (grids {:?}) are not the checkpoint's ({:?}): a resumed \
+                 run keeps its nets; start a new run (another --out) to change them",
+                named.scales(),
+                config.scales()
+            )));
+        }
+        if args.config.is_some() && named != config {
+            return Err(Error::Config(
+                "--config names settings other than the resumed run's: give the ones to change as flags \
+                 (--lr, --steps, ...) on --resume"
+                    .into(),
+            ));
+        }
+    }
     if config.norm != learner.config.norm {
         return Err(Error::Config(format!(
             "--norm {}: a resumed run keeps its normalisation ({}); start a new run to change it",
