@@ -329,7 +329,8 @@ def main():
             continue
         best, last = min(r["curve"], key=lambda c: c["swd_mean"]), r["curve"][-1]
         energy, gradient, split = (r["figures"][k] for k in ("largest_energy", "median_gradient", "split_from"))
-        state = f"stopped after {r['stopped']['after']}" if r["stopped"] else "not stopped"
+        state = (f"stopped after {r['stopped']['after']}" if r["stopped"] else
+                 "not stopped" if last["iteration"] >= a.iters else "in progress: not yet trained further")
         summary.append(f"| {label} | {last['iteration']} ({state}) | {best['swd_mean']:.1f} at {best['iteration']} "
                        f"({100 * best['flat_share']:.0f}% flat) | {last['swd_mean']:.1f} ({100 * last['flat_share']:.0f}% flat) "
                        f"| {energy:.2g} | {gradient:.3g} | {split or '–'} |")
