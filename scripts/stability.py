@@ -384,6 +384,20 @@ run resumed at 4,000 with the rate halving from there (last row) split from 5,55
 and degraded the same way (as the rate halving every 2,000 from the start split at 3,879, at 0.08).
 No setting here yet trains 20,000 iterations from any start.
 
+Since 2026-12-03 the divergence guard also rolls back a collapse of the finest grid's Langevin
+gradient (`src/guard.rs`, reports/reliability.md): to a state kept 2,000–3,000 iterations
+earlier, at half the rate, with the generator reseeded so that the retry draws other batches. The
+last row is the new default from scratch with it (the same seed, on a trajectory of its own: the
+code has changed since the "new default" row). Its energies split from 5,764 at the full rate;
+the guard called the gradient collapsed at 6,424 (median 417 over 250 iterations, against 2,213)
+and went back to 4,000 at a rate of 0.15. The retry scored better (SWD 91.0 at 5,000 and 79.2
+at 6,000, against 73.8 and 104.2 the first time) but its gradient surged again and collapsed at
+6,777 (median 800 against 4,031); back at 4,000, at 0.075. The second retry (the row and its
+snapshots as they stand) scored 75.2 at 5,000 and 74.7 at 6,000 without a split, and was stopped
+there for want of time in the session (0.3–0.4 s an iteration on this machine). The rollback
+catches the harm before the samples are lost; whether the rollbacks, the rate lower each time,
+carry a run from scratch to 20,000 is still to be measured.
+
 *Split*: from that iteration on, for at least 50 iterations, the finest grid's mean f(obs) exceeds
 mean f(syn) by more than half their summed magnitudes, with |f(obs)| over 10⁶: the two have run
 apart in opposite directions, the synthesized images sit where f is flat and stop moving (the
