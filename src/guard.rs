@@ -180,8 +180,7 @@ impl Guard {
             Err(Error::Diverged { iteration, grid, what }) => format!("iteration {iteration}, grid {grid}: {what}"),
             Err(e) => return Err(e),
         };
-        learner.restore(self.kept.clone());
-        self.gradients.retain(|(i, _)| *i <= learner.iteration);
+        self.go_back(learner, self.kept.clone());
         self.rollbacks_in_a_row += 1;
         if self.rollbacks_in_a_row > self.rule.max_rollbacks {
             return Err(Error::Unstable { rollbacks: self.rule.max_rollbacks, kept: learner.iteration, reason });
@@ -226,17 +225,24 @@ impl Guard {
     fn roll_back_collapse(&mut self, learner: &mut Learner, reason: String) -> Guarded {
         let anchor = self.anchors.front().expect("the starting state is an anchor").clone();
         self.anchors.truncate(1);
-        learner.restore(anchor);
+        self.go_back(learner, anchor);
         self.collapses += 1;
         learner.branch(self.collapses);
         let to = learner.iteration;
-        self.gradients.retain(|(i, _)| *i <= to);
         self.kept = learner.state();
         self.kept_magnitude = None;
         self.rollbacks_in_a_row = 1;
         self.split_for.iter_mut().for_each(|c| *c = 0);
         let lr = self.lower_lr(learner);
         Guarded::RolledBack { reason, to, lr, rollbacks_in_a_row: 1 }
+    }
+
+    /// Restore `state`, forgetting the gradients of the iterations it undoes (they will be
+    /// learned again): every rollback goes through here.
+    fn go_back(&mut self, learner: &mut Learner, state: LearnerState) {
+        learner.restore(state);
+        let to = learner.iteration;
+        self.gradients.retain(|(i, _)| *i <= to);
     }
 
     /// Multiply the learning rate by [`Rule::lr_factor`]; the new rate.
