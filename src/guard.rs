@@ -26,7 +26,9 @@
 //!
 //! The state is kept every [`Rule::keep_every`] iterations, so the window is at most that long.
 //! A guard started on a resumed or loaded model, whose energies it has not seen, takes its
-//! first iteration's magnitude as the reference.
+//! first iteration's magnitude as the reference; the command line's resumed run gives it the
+//! Langevin gradients of its log ([`Guard::recall_gradients`]), so that a collapse under way
+//! is watched at once.
 //! Measured on the bundled `small` run (`weights/small-training/log.jsonl`, 3,000 healthy
 //! iterations): over any 10 iterations the largest |mean f| grew at most 3.3× (floor 10³; 32.8×
 //! with a floor of 100 in the first iterations, when energies leave 0), so 100× leaves a wide
@@ -196,11 +198,7 @@ impl Guard {
     fn watch_gradients(&mut self, it: &Iteration) -> Option<String> {
         let (far, near) = self.rule.collapse_reference;
         let finest = it.grids.iter().rev().find_map(|g| Some((g.size, g.langevin_gradient?)))?;
-        self.gradients.push_back((it.iteration, finest.1));
-        // Kept back to the oldest anchor too, so that a retry is watched from its first iteration.
-        while self.gradients.len() > far + self.rule.anchor_every as usize * self.rule.anchors {
-            self.gradients.pop_front();
-        }
+        self.remember_gradient(it.iteration, finest.1);
         let n = self.gradients.len();
         if n < far {
             return None;
@@ -218,6 +216,25 @@ impl Guard {
                 it.iteration, finest.0, self.rule.collapse_recent
             )
         })
+    }
+
+    /// Recall the finest learned grid's Langevin gradients of iterations learned before this
+    /// guard started (a resumed run's log), oldest first: without them a collapse under way
+    /// would go unwatched for the first `collapse_reference.0` iterations after a resume.
+    pub fn recall_gradients(&mut self, history: impl IntoIterator<Item = (u64, f32)>) {
+        for (iteration, gradient) in history {
+            self.remember_gradient(iteration, gradient);
+        }
+    }
+
+    fn remember_gradient(&mut self, iteration: u64, gradient: f32) {
+        self.gradients.push_back((iteration, gradient));
+        // Kept back to the oldest anchor too, so that a retry is watched from its first iteration.
+        while self.gradients.len()
+            > self.rule.collapse_reference.0 + self.rule.anchor_every as usize * self.rule.anchors
+        {
+            self.gradients.pop_front();
+        }
     }
 
     /// Back to the oldest anchor, at a lower learning rate and with the learner's generator
@@ -270,11 +287,13 @@ impl Guard {
                 self.warning = Some(format!(
                     "iteration {}: grid {}'s energies have split for {SPLIT_RUN} iterations (mean f: observed {:.2e}, \
                      synthesized {:.2e}). At a constant learning rate the samples degraded soon after in every such \
-                     run measured; keep a snapshot from before iteration {} (reports/stability.md).",
+                     run measured; if the finest grid's Langevin gradient then collapses, the guard rolls back up to \
+                     {} iterations. Keep a snapshot from before iteration {} (reports/stability.md).",
                     it.iteration,
                     g.size,
                     g.energy_observed.unwrap_or(0.0),
                     g.energy_synthesized.unwrap_or(0.0),
+                    self.rule.anchor_every * (self.rule.anchors as u64),
                     it.iteration + 1 - u64::from(SPLIT_RUN)
                 ));
             }
@@ -355,6 +374,22 @@ mod tests {
             "told after {after} iterations: one bad stretch of a few is noise"
         );
         assert!(reason.contains("grid 16's Langevin gradient collapsed"), "{reason}");
+    }
+
+    #[test]
+    fn a_resumed_guard_watches_with_the_recalled_gradients_at_once() {
+        let learner = Learner::new(Config::tiny(), 1, &crate::device::cpu()).unwrap();
+        let rule = Rule::default();
+        let (far, _) = rule.collapse_reference;
+        let fallen = |guard: &mut Guard| {
+            (1..=rule.collapse_recent as u64)
+                .find_map(|i| guard.watch_gradients(&with_gradients(far as u64 + i, (1.6e7, -1.6e7), 10.0, 100.0)))
+        };
+        let mut blind = Guard::new(&learner, rule.clone());
+        assert_eq!(fallen(&mut blind), None, "with no history, a fall is not told");
+        let mut resumed = Guard::new(&learner, rule.clone());
+        resumed.recall_gradients((1..=far as u64).map(|i| (i, 2000.0)));
+        assert!(fallen(&mut resumed).is_some(), "with the log's history, the same fall is told");
     }
 
     // Native only: it blocks on the learner's futures, which the browser's test runner cannot

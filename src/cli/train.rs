@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use multigrid_ebm::config::Method;
+use multigrid_ebm::config::{GridConfig, Method};
 use multigrid_ebm::device::{block_on, on_pool};
 use multigrid_ebm::guard::{Guard, Guarded, Rule};
 use multigrid_ebm::learner::Iteration;
@@ -136,6 +136,21 @@ fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Er
     Learner::new(named_config(args)?, args.seed, device)
 }
 
+/// Where two configurations' nets differ, in words: their scales, or else the first grid whose
+/// layers differ (channels, kernel and stride of each).
+fn nets_apart(a: &Config, b: &Config) -> (String, String) {
+    if a.scales() != b.scales() {
+        return (format!("grids {:?}", a.scales()), format!("grids {:?}", b.scales()));
+    }
+    let layers = |g: &GridConfig| {
+        let layers: Vec<String> =
+            g.layers.iter().map(|l| format!("{} {}×{}/{}", l.channels, l.kernel, l.kernel, l.stride)).collect();
+        format!("grid {} layers {}", g.size, layers.join(", "))
+    };
+    let (x, y) = a.grids.iter().zip(&b.grids).find(|(x, y)| x != y).expect("nets that differ, at equal scales");
+    (layers(x), layers(y))
+}
+
 /// A resumed run keeps its checkpoint's configuration, with the settings given now over it.
 /// Nothing given is ignored: other nets (--preset, --scales, --config or --norm naming nets the
 /// checkpoint does not hold) are refused, and so are other settings in a --config file (give
@@ -145,11 +160,10 @@ fn apply_on_resume(args: &Args, learner: &mut Learner) -> Result<(), Error> {
     if args.preset.is_some() || args.config.is_some() || args.scales.is_some() {
         let named = named_config(args)?;
         if named.grids != config.grids {
+            let (named, held) = nets_apart(&named, &config);
             return Err(Error::Config(format!(
-                "the nets named by --preset/--config/--scales (grids {:?}) are not the checkpoint's ({:?}): a resumed \
-                 run keeps its nets; start a new run (another --out) to change them",
-                named.scales(),
-                config.scales()
+                "the nets named by --preset/--config/--scales ({named}) are not the checkpoint's ({held}): a resumed \
+                 run keeps its nets; start a new run (another --out) to change them"
             )));
         }
         if args.config.is_some() && named != config {
@@ -195,6 +209,23 @@ fn trim_log(path: &Path, iteration: u64) -> Result<usize, Error> {
         write_file(path, kept.as_bytes())?;
     }
     Ok(dropped)
+}
+
+/// The finest learned grid's Langevin gradient of each iteration in a run's log, oldest first,
+/// as the run ended up learning them: an iteration logged again after a rollback replaces the
+/// lines from it on. (For the guard of a resumed run: [`Guard::recall_gradients`].)
+fn logged_gradients(log: &str) -> Vec<(u64, f32)> {
+    let mut gradients: Vec<(u64, f32)> = Vec::new();
+    for line in log.lines() {
+        let Ok(line) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let (Some(iteration), Some(grids)) = (line["iteration"].as_u64(), line["grids"].as_array()) else { continue };
+        let Some(gradient) = grids.iter().rev().find_map(|g| g["langevin_gradient"].as_f64()) else { continue };
+        while gradients.last().is_some_and(|(i, _)| *i >= iteration) {
+            gradients.pop();
+        }
+        gradients.push((iteration, gradient as f32));
+    }
+    gradients
 }
 
 fn summary(it: &Iteration) -> String {
@@ -293,6 +324,10 @@ pub fn run(args: Args) -> Result<(), Error> {
 
     let mut last: Option<Iteration> = None;
     let mut guard = Guard::new(&learner, Rule::default());
+    if resumed {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        guard.recall_gradients(logged_gradients(&log));
+    }
     while learner.iteration < args.iters && !stop.load(Ordering::SeqCst) {
         let batch = learner.pick_batch(&observed);
         let started = Instant::now();
@@ -350,4 +385,45 @@ fn resident_mb() -> Option<f64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096.0 / 1e6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{logged_gradients, nets_apart};
+    use multigrid_ebm::Config;
+
+    #[test]
+    fn nets_that_differ_only_in_layers_are_told_apart_by_their_layers() {
+        let small = Config::small();
+        let mut wider = small.clone();
+        wider.grids[1].layers[0].channels *= 2;
+        let (a, b) = nets_apart(&wider, &small);
+        let (c, k) = (small.grids[1].layers[0].channels, small.grids[1].layers[0].kernel);
+        assert!(a.starts_with(&format!("grid {} layers {} {k}×{k}", small.grids[1].size, 2 * c)), "{a}");
+        assert!(b.starts_with(&format!("grid {} layers {c} {k}×{k}", small.grids[1].size)), "{b}");
+        let (a, b) = nets_apart(&Config::tiny(), &small);
+        assert!(a.starts_with("grids [") && b.starts_with("grids ["), "{a} / {b}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_logs_gradients_are_those_the_run_kept_after_its_rollbacks() {
+        let line = |i: u64, g: f64| {
+            serde_json::json!({"iteration": i, "grids": [
+                {"size": 4, "langevin_gradient": 1.0}, {"size": 16, "langevin_gradient": g}]})
+            .to_string()
+        };
+        let log = [
+            line(1, 10.0),
+            line(2, 20.0),
+            line(3, 30.0),
+            r#"{"event": "rollback", "to": 1}"#.to_string(),
+            line(2, 21.0),
+            "not json".to_string(),
+            line(3, 31.0),
+            line(4, 41.0),
+        ]
+        .join("\n");
+        assert_eq!(logged_gradients(&log), vec![(1, 10.0), (2, 21.0), (3, 31.0), (4, 41.0)]);
+    }
 }
