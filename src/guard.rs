@@ -40,7 +40,7 @@ use std::collections::VecDeque;
 
 use burn::prelude::*;
 
-use crate::learner::{Iteration, Learner, LearnerState, StepHook};
+use crate::learner::{GridStats, Iteration, Learner, LearnerState, StepHook};
 use crate::{Error, Result};
 
 /// When the guard trips and what it does then.
@@ -197,7 +197,7 @@ impl Guard {
     /// 8,400 of the published model's run, whose samples held.)
     fn watch_gradients(&mut self, it: &Iteration) -> Option<String> {
         let (far, near) = self.rule.collapse_reference;
-        let finest = it.grids.iter().rev().find_map(|g| Some((g.size, g.langevin_gradient?)))?;
+        let finest = finest_gradient(&it.grids)?;
         self.remember_gradient(it.iteration, finest.1);
         let n = self.gradients.len();
         if n < far {
@@ -218,12 +218,14 @@ impl Guard {
         })
     }
 
-    /// Recall the finest learned grid's Langevin gradients of iterations learned before this
-    /// guard started (a resumed run's log), oldest first: without them a collapse under way
-    /// would go unwatched for the first `collapse_reference.0` iterations after a resume.
-    pub fn recall_gradients(&mut self, history: impl IntoIterator<Item = (u64, f32)>) {
-        for (iteration, gradient) in history {
-            self.remember_gradient(iteration, gradient);
+    /// Recall the grids' figures of iterations learned before this guard started (a resumed
+    /// run's log), oldest first: without them a collapse under way would go unwatched for the
+    /// first `collapse_reference.0` iterations after a resume.
+    pub fn recall_gradients(&mut self, history: impl IntoIterator<Item = (u64, Vec<GridStats>)>) {
+        for (iteration, grids) in history {
+            if let Some((_, gradient)) = finest_gradient(&grids) {
+                self.remember_gradient(iteration, gradient);
+            }
         }
     }
 
@@ -313,6 +315,11 @@ impl Guard {
     }
 }
 
+/// The watched grid, the finest learned one, and its Langevin gradient.
+fn finest_gradient(grids: &[GridStats]) -> Option<(usize, f32)> {
+    grids.iter().rev().find_map(|g| Some((g.size, g.langevin_gradient?)))
+}
+
 /// The median of `v` (reordered), None if empty.
 fn median(v: &mut [f32]) -> Option<f32> {
     if v.is_empty() {
@@ -331,7 +338,6 @@ fn magnitude(it: &Iteration) -> f32 {
 mod tests {
     use super::*;
     use crate::Config;
-    use crate::learner::GridStats;
 
     fn iteration(iteration: u64, energies: (f32, f32)) -> Iteration {
         with_gradients(iteration, energies, 1.0, 1.0)
@@ -388,7 +394,7 @@ mod tests {
         let mut blind = Guard::new(&learner, rule.clone());
         assert_eq!(fallen(&mut blind), None, "with no history, a fall is not told");
         let mut resumed = Guard::new(&learner, rule.clone());
-        resumed.recall_gradients((1..=far as u64).map(|i| (i, 2000.0)));
+        resumed.recall_gradients((1..=far as u64).map(|i| (i, with_gradients(i, (7e6, 6e6), 1000.0, 2000.0).grids)));
         assert!(fallen(&mut resumed).is_some(), "with the log's history, the same fall is told");
     }
 

@@ -19,7 +19,7 @@ use crate::{Error, Result};
 pub type StepHook<'a> = &'a mut dyn FnMut(usize, usize, &Tensor<4>);
 
 /// Monitoring figures of one grid in one iteration.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct GridStats {
     pub size: usize,

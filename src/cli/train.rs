@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use multigrid_ebm::config::{GridConfig, Method};
 use multigrid_ebm::device::{block_on, on_pool};
 use multigrid_ebm::guard::{Guard, Guarded, Rule};
-use multigrid_ebm::learner::Iteration;
+use multigrid_ebm::learner::{GridStats, Iteration};
 use multigrid_ebm::{Config, Error, Learner, Overrides, checkpoint};
 
 use super::{BUNDLED_TRAIN, DeviceArg, create_dir, load_images, resolve_config, write_file, write_mosaics};
@@ -190,42 +190,48 @@ fn apply_on_resume(args: &Args, learner: &mut Learner) -> Result<(), Error> {
 
 /// Cut a resumed run's log after the last line of the checkpoint's iteration: what follows was
 /// written by iterations the interrupted run never saved, which are about to be learned again.
-/// (Iteration numbers may repeat after a rollback, hence the last such line.) Returns how many
-/// lines were dropped; a log without that iteration is left as it is.
-fn trim_log(path: &Path, iteration: u64) -> Result<usize, Error> {
+/// (Iteration numbers may repeat after a rollback, hence the last such line.) Returns the log as
+/// kept (empty if there is none) and how many lines were dropped; a log without that iteration
+/// is left as it is.
+fn trim_log(path: &Path, iteration: u64) -> Result<(String, usize), Error> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((String::new(), 0)),
         Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
     };
     let lines: Vec<&str> = text.lines().collect();
     let of = |line: &str| serde_json::from_str::<serde_json::Value>(line).ok()?.get("iteration")?.as_u64();
     let Some(last) = lines.iter().rposition(|l| of(l) == Some(iteration)) else {
-        return Ok(0);
+        return Ok((text, 0));
     };
     let dropped = lines.len() - 1 - last;
-    if dropped > 0 {
-        let kept: String = lines[..=last].iter().map(|l| format!("{l}\n")).collect();
-        write_file(path, kept.as_bytes())?;
+    if dropped == 0 {
+        return Ok((text, 0));
     }
-    Ok(dropped)
+    let kept: String = lines[..=last].iter().map(|l| format!("{l}\n")).collect();
+    write_file(path, kept.as_bytes())?;
+    Ok((kept, dropped))
 }
 
-/// The finest learned grid's Langevin gradient of each iteration in a run's log, oldest first,
-/// as the run ended up learning them: an iteration logged again after a rollback replaces the
-/// lines from it on. (For the guard of a resumed run: [`Guard::recall_gradients`].)
-fn logged_gradients(log: &str) -> Vec<(u64, f32)> {
-    let mut gradients: Vec<(u64, f32)> = Vec::new();
-    for line in log.lines() {
-        let Ok(line) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        let (Some(iteration), Some(grids)) = (line["iteration"].as_u64(), line["grids"].as_array()) else { continue };
-        let Some(gradient) = grids.iter().rev().find_map(|g| g["langevin_gradient"].as_f64()) else { continue };
-        while gradients.last().is_some_and(|(i, _)| *i >= iteration) {
-            gradients.pop();
-        }
-        gradients.push((iteration, gradient as f32));
+/// Each iteration of a run's log with its grids' figures, oldest first, as the run ended up
+/// learning them: an iteration logged again after a rollback replaces the lines from it on.
+/// (For the guard of a resumed run: [`Guard::recall_gradients`].)
+fn logged_iterations(log: &str) -> Vec<(u64, Vec<GridStats>)> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        iteration: u64,
+        grids: Vec<GridStats>,
     }
-    gradients
+    let mut learned: Vec<(u64, Vec<GridStats>)> = Vec::new();
+    for line in log.lines() {
+        // Events (rollbacks, warnings) have no iteration; they are not figures.
+        let Ok(Line { iteration, grids }) = serde_json::from_str(line) else { continue };
+        while learned.last().is_some_and(|(i, _)| *i >= iteration) {
+            learned.pop();
+        }
+        learned.push((iteration, grids));
+    }
+    learned
 }
 
 fn summary(it: &Iteration) -> String {
@@ -284,8 +290,10 @@ pub fn run(args: Args) -> Result<(), Error> {
     // A resumed run continues its log; a new one replaces the folder's run, log included (its
     // checkpoint is replaced at the first save).
     let log_path = args.out.join("log.jsonl");
+    let mut guard = Guard::new(&learner, Rule::default());
     if resumed {
-        let dropped = trim_log(&log_path, learner.iteration)?;
+        let (kept, dropped) = trim_log(&log_path, learner.iteration)?;
+        guard.recall_gradients(logged_iterations(&kept));
         if dropped > 0 {
             eprintln!(
                 "dropped the log's last {dropped} lines, past iteration {}: the interrupted run never saved them",
@@ -323,11 +331,6 @@ pub fn run(args: Args) -> Result<(), Error> {
     };
 
     let mut last: Option<Iteration> = None;
-    let mut guard = Guard::new(&learner, Rule::default());
-    if resumed {
-        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-        guard.recall_gradients(logged_gradients(&log));
-    }
     while learner.iteration < args.iters && !stop.load(Ordering::SeqCst) {
         let batch = learner.pick_batch(&observed);
         let started = Instant::now();
@@ -389,7 +392,7 @@ fn resident_mb() -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{logged_gradients, nets_apart};
+    use super::{logged_iterations, nets_apart};
     use multigrid_ebm::Config;
 
     #[test]
@@ -407,10 +410,13 @@ mod tests {
     }
 
     #[test]
-    fn a_logs_gradients_are_those_the_run_kept_after_its_rollbacks() {
+    fn a_logs_iterations_are_those_the_run_kept_after_its_rollbacks() {
         let line = |i: u64, g: f64| {
-            serde_json::json!({"iteration": i, "grids": [
-                {"size": 4, "langevin_gradient": 1.0}, {"size": 16, "langevin_gradient": g}]})
+            serde_json::json!({"iteration": i, "seconds": 0.3, "grids": [
+                {"size": 4, "loss": 1.0, "recon_error": 9.0, "energy_observed": 2.0, "energy_synthesized": 3.0,
+                 "langevin_gradient": 1.0},
+                {"size": 16, "loss": 1.0, "recon_error": 9.0, "energy_observed": 2.0, "energy_synthesized": 3.0,
+                 "langevin_gradient": g}]})
             .to_string()
         };
         let log = [
@@ -424,6 +430,8 @@ mod tests {
             line(4, 41.0),
         ]
         .join("\n");
-        assert_eq!(logged_gradients(&log), vec![(1, 10.0), (2, 21.0), (3, 31.0), (4, 41.0)]);
+        let kept: Vec<(u64, Option<f32>)> =
+            logged_iterations(&log).into_iter().map(|(i, grids)| (i, grids[1].langevin_gradient)).collect();
+        assert_eq!(kept, vec![(1, Some(10.0)), (2, Some(21.0)), (3, Some(31.0)), (4, Some(41.0))]);
     }
 }
