@@ -33,7 +33,10 @@ test('choosing a dataset switches the images and the pretrained model together; 
   await expect(page.locator('#image-count')).toHaveText('0 observed images');
   await expect(page.locator('#messages')).toContainText('Drop your own images');
   expect(new URL(page.url()).searchParams.get('dataset')).toBe('own');
-  // The model stays: sampling still works without images.
+  // The model stays: sampling still works without images (once the sample is drawn, no error).
+  const sampled = () => page.evaluate(() => Number(document.body.dataset.sampled ?? 0));
+  const before = await sampled();
   await page.click('#sample');
+  await expect.poll(sampled, { timeout: 120_000 }).toBe(before + 1);
   await expect(page.locator('#messages .error')).toHaveCount(0);
 });

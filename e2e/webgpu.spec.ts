@@ -112,7 +112,7 @@ test('start-up on forced WebGPU: controls wait for the model, the status says wh
 test('on WebGPU a Langevin chain does not wait on the GPU: round trips do not grow with its steps', async ({ page }) => {
   const { found } = await adapter(page);
   test.skip(!found, 'SKIPPED: this Chromium has no WebGPU adapter');
-  await openPage(page, '?preset=tiny&seed=2&backend=webgpu');
+  await openPage(page, '?preset=tiny&seed=2&backend=webgpu&debug=1');
   await expect(page.locator('#backend')).toHaveText(/^WebGPU · /);
   type Calls = { dispatches: number; submits: number; maps: number; waits: number };
   const calls = (reset: boolean) => page.evaluate((r) => (window as unknown as { multigridGpuCalls(r: boolean): Promise<Calls> }).multigridGpuCalls(r), reset);

@@ -95,7 +95,10 @@ def classify_digits(mosaics, n):
                           "--json"], text=True, stdout=subprocess.PIPE)
     if out.returncode not in (0, 1):
         raise SystemExit(f"classify-digits failed on {mosaics}")
-    return [json.loads(line) for line in out.stdout.splitlines()]
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    for r in results:  # the report holds paths in the repository, not this machine's
+        r["mosaic"] = os.path.relpath(r["mosaic"], ROOT)
+    return results
 
 
 def pyplot():

@@ -4,7 +4,7 @@
 // instance's memory, the iteration and any error the page shows or throws. Prints a table and, on
 // its last line, one JSON object; exits 1 on an error or when memory grew by more than 20% between
 // the first sample after warm-up (minute 5) and the last.
-//   node scripts/soak.mjs [--minutes 60] [--query '?preset=small&backend=cpu'] [--dist dist]
+//   node scripts/soak.mjs [--minutes 60] [--query '?preset=small&backend=cpu&debug=1'] [--dist dist]
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
@@ -12,7 +12,7 @@ import { chromium } from '@playwright/test';
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '60' },
-    query: { type: 'string', default: '?preset=small&seed=1&backend=cpu' },
+    query: { type: 'string', default: '?preset=small&seed=1&backend=cpu&debug=1' },
     dist: { type: 'string', default: 'dist' },
   },
 });

@@ -2,8 +2,9 @@
 //! as in PyTorch, see [`crate::energy::parameter_specs`]), the Adam state, the configuration, the
 //! iteration count, the random generator and the persistent chains, with a format version.
 //! Reading checks everything and answers a wrong, truncated or foreign file with an error.
-//! Since format 2 the file carries a SHA-256 of its contents ([`crate::integrity`]): a changed
-//! byte is refused; format 1 files (written before) still load, unverified, with a warning.
+//! The file carries a SHA-256 of its contents ([`crate::integrity`]): a changed byte is refused.
+//! A file without one is refused too, whatever its format field says: format 1 (before
+//! checksums) is no longer read.
 
 use std::collections::BTreeMap;
 
@@ -16,14 +17,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::Config;
 use crate::device::read_all;
 use crate::energy::{EnergyNet, FlatParam, parameter_specs};
-use crate::integrity::{self, Integrity};
+use crate::integrity;
 use crate::learner::Learner;
 use crate::{Error, Result};
 
 /// Bumped whenever the layout of a checkpoint changes. 2: a checksum of the contents is required.
 pub const FORMAT_VERSION: u32 = 2;
-/// Format 1 (no checksum) still loads, unverified.
-const UNCHECKED_FORMAT_VERSION: u32 = 1;
 const KEY_FORMAT: &str = "multigrid.format";
 const KEY_CONFIG: &str = "multigrid.config";
 const KEY_ITERATION: &str = "multigrid.iteration";
@@ -142,33 +141,30 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 /// The configuration stored in a checkpoint, without building the model; the file's contents
 /// are verified as when it is loaded.
-pub fn read_config(bytes: &[u8]) -> Result<(Config, Integrity)> {
-    let (reader, integrity) = open(bytes)?;
-    Ok((config_of(&reader)?, integrity))
+pub fn read_config(bytes: &[u8]) -> Result<Config> {
+    config_of(&open(bytes)?)
 }
 
-/// Parse the container and check the format version and (from format 2 on) the checksum.
-fn open(bytes: &[u8]) -> Result<(Reader, Integrity)> {
+/// Parse the container, verify the checksum it carries (whatever its format field says: a file
+/// without one is refused), then check the format version.
+fn open(bytes: &[u8]) -> Result<Reader> {
     let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| {
         Error::Checkpoint(format!("not a readable burnpack file ({e}); it is truncated, corrupt or of another format"))
     })?;
-    match reader.metadata().get(KEY_FORMAT).map(|v| v.parse::<u32>()) {
-        None => Err(Error::Checkpoint(
-            "this burnpack file is not a multigrid checkpoint (it has no multigrid.format entry)".into(),
-        )),
-        Some(Ok(FORMAT_VERSION)) => match reader.metadata().get(integrity::KEY) {
-            None => Err(Error::Checkpoint(format!(
-                "this format {FORMAT_VERSION} checkpoint has lost its checksum: it is damaged, so it was not loaded"
-            ))),
-            Some(stored) => {
-                let verified = integrity::verify(bytes, Some(stored))?;
-                Ok((reader, verified))
-            }
-        },
-        Some(Ok(UNCHECKED_FORMAT_VERSION)) => Ok((reader, Integrity::Unchecked)),
-        Some(v) => Err(Error::Checkpoint(format!(
-            "checkpoint format version {v:?} cannot be read by this build, which reads versions \
-             {UNCHECKED_FORMAT_VERSION} and {FORMAT_VERSION}"
+    let format = reader.metadata().get(KEY_FORMAT).ok_or_else(|| {
+        Error::Checkpoint("this burnpack file is not a multigrid checkpoint (it has no multigrid.format entry)".into())
+    })?;
+    let Some(stored) = reader.metadata().get(integrity::KEY) else {
+        return Err(Error::Checkpoint(format!(
+            "this checkpoint carries no checksum (format {format}): it is damaged, or older than format \
+             {FORMAT_VERSION}, which this build needs; it was not loaded"
+        )));
+    };
+    integrity::verify(bytes, Some(stored))?;
+    match format.parse::<u32>() {
+        Ok(FORMAT_VERSION) => Ok(reader),
+        _ => Err(Error::Checkpoint(format!(
+            "checkpoint format version {format:?} cannot be read by this build, which reads version {FORMAT_VERSION}"
         ))),
     }
 }
@@ -201,10 +197,9 @@ fn host_tensors(reader: Reader) -> Result<HostTensors> {
         .collect()
 }
 
-/// Rebuild a learner from checkpoint bytes onto `device`, saying whether its contents were
-/// verified ([`Integrity::Unchecked`]: a format 1 file, to be loaded with a warning).
-pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<(Learner, Integrity)> {
-    let (reader, integrity) = open(bytes)?;
+/// Rebuild a learner from checkpoint bytes onto `device`, after verifying them.
+pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<Learner> {
+    let reader = open(bytes)?;
     let config = config_of(&reader)?;
     let iteration: u64 = parse_meta(&reader, KEY_ITERATION)?;
     let rng: ChaCha8Rng = parse_meta(&reader, KEY_RNG)?;
@@ -245,7 +240,7 @@ pub fn from_bytes(bytes: &[u8], device: &Device) -> Result<(Learner, Integrity)>
     };
     learner.persistent = images(PCD_CHAINS, learner.config.image_size())?;
     learner.colours = images(COLOURS, 1)?;
-    Ok((learner, integrity))
+    Ok(learner)
 }
 
 /// Write a checkpoint file atomically (a crash mid-write leaves the previous file intact).
@@ -257,15 +252,11 @@ pub fn save(learner: &Learner, path: &std::path::Path) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
-/// Load a checkpoint file; one without a checksum (format 1) loads with a warning on stderr.
+/// Load a checkpoint file.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn load(path: &std::path::Path, device: &Device) -> Result<Learner> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-    let (learner, integrity) = from_bytes(&bytes, device).map_err(|e| {
+    from_bytes(&bytes, device).map_err(|e| {
         Error::Checkpoint(format!("{}: {}", path.display(), e.to_string().trim_start_matches("checkpoint: ")))
-    })?;
-    if integrity == Integrity::Unchecked {
-        eprintln!("warning: {}", integrity::unchecked_warning(&path.display().to_string()));
-    }
-    Ok(learner)
+    })
 }

@@ -9,6 +9,7 @@ use crate::Error;
 /// One convolution layer of a grid's bottom-up ConvNet: conv (TensorFlow 'SAME' padding) →
 /// normalisation → LeakyReLU(0.2).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct ConvLayer {
     pub channels: usize,
     pub kernel: usize,
@@ -17,6 +18,7 @@ pub struct ConvLayer {
 
 /// The energy net f_k of one grid: conv layers, then a fully connected layer to one scalar.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct GridConfig {
     /// Image size of this grid (s_k × s_k).
     pub size: usize,
@@ -71,6 +73,7 @@ impl std::str::FromStr for Norm {
 /// Which Langevin update to run.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub enum LangevinForm {
     /// I ← I + (δ²/2)(∂f/∂I − I/σ²) + δ·Z (the paper's equation).
     Paper,
@@ -79,6 +82,7 @@ pub enum LangevinForm {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct LangevinConfig {
     pub form: LangevinForm,
     /// T: Langevin steps per grid.
@@ -100,6 +104,7 @@ pub struct LangevinConfig {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct OptimizerConfig {
     /// Adam learning rate (before any decay: `lr_constant_for`, `lr_half_life`).
     pub lr: f64,
@@ -113,6 +118,7 @@ pub struct OptimizerConfig {
     /// Iterations learned at the full rate before the halving starts: lr·2^(−(t−c)/h) from
     /// iteration t = c on. 0 (what files without the field get) halves from the start.
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[cfg_attr(all(test, not(target_arch = "wasm32")), ts(type = "number"))]
     pub lr_constant_for: u64,
     /// Decoupled weight decay λ (AdamW, Loshchilov & Hutter 2019): before each Adam step every
     /// parameter is multiplied by 1 − lr·λ. It bounds the weights, which Adam at lr 0.3 lets
@@ -176,6 +182,7 @@ impl std::str::FromStr for Method {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct Config {
     /// The grids, coarse to fine, each with its size and its energy net's layers; each size
     /// divides the next. The scales are derived from them ([`Config::scales`]: 1, then every
@@ -209,9 +216,8 @@ pub const MAX_PARAMETERS: u64 = 100_000_000;
 /// The most Langevin steps of one CD / PCD chain (T ≤ 10000 on each of at most nine grids).
 pub const MAX_CD_STEPS: usize = 100_000;
 
-/// `small`'s energy scale cap: at the official constant rate grid 64's scale reached 5·10⁵ in
-/// 3,000 iterations (the `small.bpk` published until 2026-12-03), grid 16's 6·10⁴, so only grid 64
-/// is ever held back.
+/// `small`'s energy scale cap: it holds back grid 64 alone, whose scale grows past it at the
+/// official constant rate (reports/stability.md).
 pub const SMALL_ENERGY_SCALE_CAP: f64 = 4e5;
 
 /// One conv layer (shorthand for the architecture tables below).
@@ -293,10 +299,7 @@ impl Config {
                 _ => generic_layers(s, 16, 128),
             }),
             langevin: LangevinConfig { steps: 30, ..paper.langevin.clone() },
-            // At the official constant rate grid 64's energies split after ~7,600 iterations and
-            // the samples degrade; with its scale capped, after ~10,400. Capped, and with the rate
-            // halving every 1,000 iterations from 6,000, that run trained to 20,000 (weights/small.bpk);
-            // a run that splits before the rate falls still degrades (reports/stability.md).
+            // The cap and the decaying rate: reports/stability.md.
             optimizer: OptimizerConfig {
                 energy_scale_cap: Some(SMALL_ENERGY_SCALE_CAP),
                 lr_half_life: Some(1000.0),
@@ -317,8 +320,7 @@ impl Config {
                 32 => vec![layer(16, 5, 2), layer(32, 5, 2), layer(64, 5, 2)],
                 _ => small.grids.iter().find(|g| g.size == s).expect("small has grids 4 and 16").layers.clone(),
             }),
-            // weights/digits.bpk was learned at the official constant rate with no cap (its grid
-            // 32 has a scale of its own).
+            // The optimiser weights/digits.bpk was learned with: the official one.
             optimizer: Config::paper().optimizer,
             ..small
         }
@@ -377,6 +379,34 @@ impl Config {
     /// Langevin steps of one CD / PCD chain (see [`Config::cd_steps`]).
     pub fn cd_steps(&self) -> usize {
         self.cd_steps.unwrap_or(self.langevin.steps * self.grids.len())
+    }
+
+    /// Langevin steps of one chain as this model runs it: T on each grid for multi-grid, the
+    /// finest grid's [`Config::cd_steps`] for CD and PCD.
+    pub fn chain_steps(&self) -> usize {
+        match self.method {
+            Method::Multigrid => self.langevin.steps,
+            Method::Cd | Method::Pcd => self.cd_steps(),
+        }
+    }
+
+    /// Whether `other` has this configuration's nets (grids, layers, normalisation). A model keeps
+    /// its nets for life: the error names where they differ.
+    pub fn same_nets(&self, other: &Config) -> Result<(), Error> {
+        if self.grids != other.grids {
+            let (these, those) = nets_apart(self, other);
+            return Err(Error::Config(format!(
+                "{these} are not the model's nets ({those}): a model keeps its nets; start a new one to change them"
+            )));
+        }
+        if self.norm != other.norm {
+            return Err(Error::Config(format!(
+                "normalisation {}: a model keeps its normalisation ({}); start a new one to change it",
+                self.norm.name(),
+                other.norm.name()
+            )));
+        }
+        Ok(())
     }
 
     /// Checks everything a model or a learner relies on, with a message that says what to fix.
@@ -492,44 +522,85 @@ impl Config {
     }
 }
 
+/// Where two configurations' nets differ, in words: their scales, or else the first grid whose
+/// layers differ (channels, kernel and stride of each).
+fn nets_apart(a: &Config, b: &Config) -> (String, String) {
+    if a.scales() != b.scales() {
+        return (format!("grids {:?}", a.scales()), format!("grids {:?}", b.scales()));
+    }
+    let layers = |g: &GridConfig| {
+        let layers: Vec<String> =
+            g.layers.iter().map(|l| format!("{} {}×{}/{}", l.channels, l.kernel, l.kernel, l.stride)).collect();
+        format!("grid {} layers {}", g.size, layers.join(", "))
+    };
+    let (x, y) = a.grids.iter().zip(&b.grids).find(|(x, y)| x != y).expect("nets that differ, at equal scales");
+    (layers(x), layers(y))
+}
+
 fn grids_for(scales: &[usize], layers: impl Fn(usize) -> Vec<ConvLayer>) -> Vec<GridConfig> {
     scales[1..].iter().map(|&size| GridConfig { size, layers: layers(size) }).collect()
 }
 
-/// The settings a person may change on top of a preset or a checkpoint, the same for the CLI's
-/// flags and the page's controls (JSON from the page: `{"steps": 30, "lr": 0.01}`; unset
-/// fields keep the configuration's value). The architecture is not among them.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+/// The settings a person may change on top of a preset or a checkpoint: the command line's
+/// flags (`multigrid train --steps 30 --lr 0.01`) and the page's controls are this one struct.
+/// Unset fields keep the configuration's value; the architecture is not among them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, clap::Args)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export, optional_fields))]
 pub struct Overrides {
+    /// multigrid, cd or pcd.
+    #[arg(long)]
     pub method: Option<Method>,
     /// Batch size (observed images per learning iteration).
+    #[arg(long)]
     pub batch: Option<usize>,
     /// Langevin steps T per grid.
+    #[arg(long)]
     pub steps: Option<usize>,
     /// Langevin step size δ.
+    #[arg(long)]
     pub delta: Option<f64>,
     /// Adam learning rate.
+    #[arg(long)]
     pub lr: Option<f64>,
-    /// Iterations over which the learning rate halves ([`OptimizerConfig::lr_half_life`]);
-    /// 0 keeps it constant.
+    /// Iterations over which the learning rate halves (0: constant, as in the official code).
+    #[arg(long)]
     pub lr_half_life: Option<f64>,
-    /// Iterations at the full rate before the halving starts ([`OptimizerConfig::lr_constant_for`]).
+    /// Iterations at the full learning rate before it starts to halve.
+    #[arg(long)]
     #[cfg_attr(all(test, not(target_arch = "wasm32")), ts(optional, type = "number"))]
     pub lr_constant_for: Option<u64>,
-    /// Decoupled weight decay λ ([`OptimizerConfig::weight_decay`]); 0 is plain Adam.
+    /// Decoupled weight decay λ: every parameter × (1 − lr·λ) before each Adam step (0: plain
+    /// Adam, as in the official code).
+    #[arg(long)]
     pub weight_decay: Option<f64>,
-    /// Langevin noise on or off.
+    /// Langevin noise: on or off.
+    #[arg(long, value_parser = on_off, value_name = "on|off")]
     pub noise: Option<bool>,
-    /// The largest move of a pixel in one Langevin step, grey levels
-    /// ([`LangevinConfig::max_step`]); 0 leaves it unbounded.
+    /// The largest move of a pixel in one Langevin step, in grey levels (0: unbounded, as in the
+    /// official code).
+    #[arg(long)]
     pub max_step: Option<f64>,
+    /// Normalisation: none or batch (a new model only: a model keeps its nets).
+    #[arg(long)]
     pub norm: Option<Norm>,
-    /// α of the energy-magnitude penalty ([`Config::energy_penalty`]).
+    /// α of an energy-magnitude penalty, α·(mean f(obs)² + mean f(syn)²), in every grid's loss
+    /// (0: the paper's loss).
+    #[arg(long)]
     pub energy_penalty: Option<f64>,
-    /// The largest energy scale ([`OptimizerConfig::energy_scale_cap`]); 0 leaves it free.
+    /// The largest energy scale ‖w ⊙ γ‖ of a grid's net: after each Adam step its fully connected
+    /// weights are shrunk back to it (0: free, as in the official code).
+    #[arg(long)]
     pub energy_scale_cap: Option<f64>,
+}
+
+/// `on` or `off`, as the command line spells a switch.
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("'{s}': use on or off")),
+    }
 }
 
 impl Overrides {
@@ -625,6 +696,26 @@ mod tests {
             assert!(matches!(e, Error::Config(_)), "{bad}: {e}");
         }
         assert!(Overrides::from_json(r#"{"stepz": 3}"#).unwrap_err().to_string().contains("stepz"));
+    }
+
+    #[test]
+    fn nets_that_differ_are_named_where_they_differ() {
+        let small = Config::small();
+        assert!(
+            small.same_nets(&small.with_overrides(&Overrides { lr: Some(0.1), ..Default::default() }).unwrap()).is_ok()
+        );
+        let mut wider = small.clone();
+        wider.grids[1].layers[0].channels *= 2;
+        let message = wider.same_nets(&small).unwrap_err().to_string();
+        let (c, k) = (small.grids[1].layers[0].channels, small.grids[1].layers[0].kernel);
+        assert!(message.contains(&format!("grid {} layers {} {k}×{k}", small.grids[1].size, 2 * c)), "{message}");
+        assert!(message.contains(&format!("grid {} layers {c} {k}×{k}", small.grids[1].size)), "{message}");
+        assert!(message.contains("keeps its nets"), "{message}");
+        let message = Config::tiny().same_nets(&small).unwrap_err().to_string();
+        assert!(message.contains("grids [1, 4, 16]") && message.contains("grids [1, 4, 16, 64]"), "{message}");
+        let mut other_norm = small.clone();
+        other_norm.norm = Norm::None;
+        assert!(other_norm.same_nets(&small).unwrap_err().to_string().contains("keeps its normalisation"));
     }
 
     #[test]

@@ -69,8 +69,9 @@ pub const MAX_PIXELS: u64 = 100_000_000;
 /// What a decoder may allocate for one image.
 pub const MAX_DECODER_BYTES: u64 = 512 << 20;
 /// Squares larger than this are first reduced in their own pixel type, so that the float copy
-/// made for compositing and resizing stays small.
-const MAX_FLOAT_SIDE: u32 = 1024;
+/// made for compositing and resizing stays small; the page keeps images at most this large on
+/// their shorter side ([`decode_size`]).
+pub const KEPT_SIDE: u32 = 1024;
 
 /// Centre-crop to a square, composite over white, resize to `size` × `size`; CHW in [0, 255].
 pub fn prepare(image: &DynamicImage, size: usize) -> Result<Vec<f32>> {
@@ -80,8 +81,8 @@ pub fn prepare(image: &DynamicImage, size: usize) -> Result<Vec<f32>> {
     }
     let side = w.min(h);
     let mut square = image.crop_imm((w - side) / 2, (h - side) / 2, side, side);
-    if side > MAX_FLOAT_SIDE.max(size as u32) {
-        let reduced = MAX_FLOAT_SIDE.max(size as u32);
+    if side > KEPT_SIDE.max(size as u32) {
+        let reduced = KEPT_SIDE.max(size as u32);
         square = square.resize_exact(reduced, reduced, FilterType::Triangle);
     }
     let side = square.width();
@@ -123,6 +124,21 @@ pub fn checked_dimensions(bytes: &[u8]) -> Result<Option<(u32, u32)>> {
     Ok(Some((w, h)))
 }
 
+/// The size to decode an image file at: its own (from its header, under the limits above), or
+/// scaled down so that its shorter side is [`KEPT_SIDE`] (a model of any size re-crops from
+/// that). None where the `image` crate does not know the format (a browser may still decode it).
+pub fn decode_size(bytes: &[u8]) -> Result<Option<(u32, u32)>> {
+    Ok(checked_dimensions(bytes)?.map(|(w, h)| {
+        let short = w.min(h);
+        if short <= KEPT_SIDE {
+            return (w, h);
+        }
+        let scale =
+            |side: u32| ((u64::from(side) * u64::from(KEPT_SIDE) + u64::from(short) / 2) / u64::from(short)).max(1);
+        (scale(w) as u32, scale(h) as u32)
+    }))
+}
+
 /// Decode an encoded image file (any format the `image` crate reads) under the limits above,
 /// and prepare it.
 pub fn decode(bytes: &[u8], size: usize) -> Result<Vec<f32>> {
@@ -138,6 +154,14 @@ pub fn decode(bytes: &[u8], size: usize) -> Result<Vec<f32>> {
     reader.limits(limits);
     let image = reader.decode().map_err(|e| Error::Data(e.to_string()))?;
     prepare(&image, size)
+}
+
+/// An image as a browser canvas gives it: RGBA bytes, row by row, of `width` × `height` pixels.
+#[derive(Clone, Copy, Debug)]
+pub struct CanvasPixels<'a> {
+    pub bytes: &'a [u8],
+    pub width: u32,
+    pub height: u32,
 }
 
 /// Prepare raw RGBA pixels (as a browser canvas gives them).

@@ -109,19 +109,12 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> T {
 }
 
 /// Run `work` on one of the CPU backend's threads (rayon's global pool) and wait for it. The
-/// caller, the CLI's main thread or the page's worker, is not one of them: work left there
-/// hands every parallel operation to the pool and sleeps until it is done, two wake-ups across
-/// threads per operation, thousands per learning iteration (in a perf profile of `small`'s
-/// grid 16 on 2 threads, a fifth of the time went to waking and sleeping). On a pool thread the
-/// sequential parts run where the parallel ones start. Learning and sampling go through here.
-///
-/// While `work` runs, the pool's other threads stay awake ([`keep_awake`]): a learning iteration
-/// alternates parallel convolutions with sequential element-wise work of tens of microseconds,
-/// long enough for an idle rayon thread to fall asleep and to cost a wake-up at the next
-/// convolution (in a perf profile of `small` on 2 threads, 6% of the samples were the
-/// kernel waking threads). Natively a `small` iteration on 2 threads went from 0.27 to 0.22 s
-/// (0.32 s on 1), and the threaded page's speed-up over one thread from 1.56× to 1.61×
-/// (reports/bench.md).
+/// caller (the CLI's main thread, the page's worker) is not one of them: work left there would
+/// hand every parallel operation to the pool and sleep until it was done, two wake-ups across
+/// threads per operation. On a pool thread the sequential parts run where the parallel ones
+/// start. While `work` runs, the pool's other threads stay awake ([`keep_awake`]), so that the
+/// short sequential stretches between convolutions do not put them to sleep. What each of the
+/// two gains: reports/bench.md, *Threads*.
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 pub fn on_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     use std::sync::atomic::AtomicBool;
@@ -148,6 +141,16 @@ fn keep_awake(done: &std::sync::atomic::AtomicBool) {
             std::hint::spin_loop();
         }
     }
+}
+
+/// Run `work` to completion on the CPU backend's thread pool ([`on_pool`]) where there is one
+/// (native, and the threaded browser build), and in place in the single-threaded browser build.
+/// Learning, sampling and recovery go through here.
+pub async fn pooled<T: Send, F: Future<Output = T>>(work: impl FnOnce() -> F + Send) -> T {
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    return on_pool(|| block_on(work()));
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    work().await
 }
 
 /// Sets its flag when dropped, on return or unwinding.

@@ -59,6 +59,31 @@ pub fn make_mask(kind: MaskKind, n: usize, size: usize, rng: &mut ChaCha8Rng) ->
         .collect()
 }
 
+/// An occlusion mask of one `size` × `size` image, by name (`centre`, `random:FRACTION`), drawn
+/// from `seed`: one byte per pixel, 1 = occluded (the page's painted masks use the same layout).
+pub fn occlusion_mask(kind: &str, size: usize, seed: u64) -> Result<Vec<u8>> {
+    use rand::SeedableRng;
+    let known = make_mask(kind.parse()?, 1, size, &mut ChaCha8Rng::seed_from_u64(seed));
+    Ok(known.iter().map(|&k| u8::from(k == 0.0)).collect())
+}
+
+/// Known pixels at the finest grid (`size`) for a `width` × `height` image whose occlusion mask
+/// has one byte per pixel (non-zero = occluded): the mask goes through the image's own crop and
+/// resize ([`crate::data::from_rgba`]), then [`known_from_mask_image`].
+pub fn known_from_occluded(mask: &[u8], width: u32, height: u32, size: usize) -> Result<Vec<f32>> {
+    if mask.len() != width as usize * height as usize {
+        return Err(Error::Data(format!("the mask has {} bytes for a {width}×{height} image", mask.len())));
+    }
+    let image: Vec<u8> = mask
+        .iter()
+        .flat_map(|&m| {
+            let v = if m == 0 { 255 } else { 0 };
+            [v, v, v, 255]
+        })
+        .collect();
+    Ok(known_from_mask_image(&crate::data::from_rgba(&image, width, height, size)?, size))
+}
+
 /// Recover the occluded pixels of `images` ([n, 3, s, s] at the finest size) given `known`
 /// ([n, 1, s, s], 1 = known). Returns the chain's result at every scale, coarse to fine.
 pub fn recover(learner: &Learner, images: Tensor<4>, known: Tensor<4>, on_step: StepHook<'_>) -> Vec<Tensor<4>> {

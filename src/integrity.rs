@@ -15,7 +15,8 @@ use crate::{Error, Result};
 
 /// The metadata key that holds the checksum, in both formats.
 pub const KEY: &str = "multigrid.sha256";
-const PREFIX: &str = "sha256:";
+/// How a checksum's value starts.
+pub const PREFIX: &str = "sha256:";
 /// What the checksum's value holds while the digest is computed.
 pub const PLACEHOLDER: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -39,12 +39,15 @@ pub async fn export_safetensors(learner: &Learner) -> Result<Vec<u8>> {
     integrity::seal(bytes)
 }
 
-/// Verify the checksum of a safetensors file, where it carries one (PyTorch's files do not).
+/// Verify the checksum of a safetensors file, where it carries one (PyTorch's files do not): under
+/// its key, or under any key whose value looks like one (a damaged key name does not make a
+/// file carry none).
 pub fn verify_safetensors(bytes: &[u8]) -> Result<Integrity> {
     let (_, metadata) = SafeTensors::read_metadata(bytes)
         .map_err(|e| Error::Checkpoint(format!("not a readable safetensors file ({e})")))?;
     let info = metadata.metadata().clone().unwrap_or_default();
-    integrity::verify(bytes, info.get(integrity::KEY).map(String::as_str))
+    let stored = info.get(integrity::KEY).or_else(|| info.values().find(|v| v.starts_with(integrity::PREFIX)));
+    integrity::verify(bytes, stored.map(String::as_str))
 }
 
 /// The configuration an imported file is read with: the one it carries, else `fallback` with

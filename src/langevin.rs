@@ -10,6 +10,7 @@ use burn::tensor::Distribution;
 
 use crate::config::{LangevinConfig, LangevinForm};
 use crate::energy::EnergyNet;
+use crate::learner::StepHook;
 
 /// Pixels that Langevin must leave as they are (inpainting): where `mask` is 1 the chain is
 /// reset to `values` after every step.
@@ -60,15 +61,16 @@ pub fn langevin_step(net: &EnergyNet, images: Tensor<4>, config: &LangevinConfig
     }
 }
 
-/// T steps of Langevin dynamics from `images` under `net`. After each step `on_step(t, &I)`
-/// sees the chain (for drawing it); `known` pixels, if given, are held fixed.
+/// T steps of Langevin dynamics from `images` under `net`, the net of scale `grid`. After each
+/// step `on_step(grid, t, &I)`, if given, sees the chain (for drawing it); `known` pixels, if
+/// given, are held fixed.
 pub fn langevin(
     net: &EnergyNet,
     mut images: Tensor<4>,
-    steps: usize,
+    (steps, grid): (usize, usize),
     config: &LangevinConfig,
     known: Option<&Known>,
-    on_step: &mut dyn FnMut(usize, &Tensor<4>),
+    on_step: &mut StepHook<'_>,
 ) -> Tensor<4> {
     if let Some(known) = known {
         images = known.apply(images);
@@ -79,7 +81,9 @@ pub fn langevin(
         if let Some(known) = known {
             images = known.apply(images);
         }
-        on_step(t, &images);
+        if let Some(watch) = on_step {
+            watch(grid, t, &images);
+        }
     }
     images
 }

@@ -15,11 +15,12 @@ use crate::optim::NetsAdam;
 use crate::pyramid::{pyramid, up_sample};
 use crate::{Error, Result};
 
-/// Called after every Langevin step with (grid index into `scales`, step, chain state).
-pub type StepHook<'a> = &'a mut dyn FnMut(usize, usize, &Tensor<4>);
+/// Called after every Langevin step with (grid index into `scales`, step, chain state), for
+/// drawing the chain; None where nobody watches.
+pub type StepHook<'a> = Option<&'a mut dyn FnMut(usize, usize, &Tensor<4>)>;
 
 /// Monitoring figures of one grid in one iteration.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
 pub struct GridStats {
     pub size: usize,
@@ -218,7 +219,7 @@ impl Learner {
         &self,
         start: Tensor<4>,
         known: &[Option<Known>],
-        on_step: StepHook<'_>,
+        mut on_step: StepHook<'_>,
     ) -> Vec<Tensor<4>> {
         let mut synthesized = vec![start];
         for (grid_config, net) in self.config.grids.iter().zip(&self.nets) {
@@ -228,7 +229,7 @@ impl Learner {
             // This grid's place among the scales (the 1×1 start is scale 0).
             let grid = synthesized.len();
             let fixed = known.get(grid).and_then(Option::as_ref);
-            let result = langevin(net, init, steps, &self.config.langevin, fixed, &mut |t, x| on_step(grid, t, x));
+            let result = langevin(net, init, (steps, grid), &self.config.langevin, fixed, &mut on_step);
             synthesized.push(result);
         }
         synthesized
@@ -240,12 +241,12 @@ impl Learner {
         &self,
         start: Tensor<4>,
         known: Option<&Known>,
-        on_step: StepHook<'_>,
+        mut on_step: StepHook<'_>,
     ) -> Vec<Tensor<4>> {
         let finest = self.nets.len();
         let net = self.nets.last().expect("validated: at least one grid");
         let steps = self.config.cd_steps();
-        let result = langevin(net, start, steps, &self.config.langevin, known, &mut |t, x| on_step(finest, t, x));
+        let result = langevin(net, start, (steps, finest), &self.config.langevin, known, &mut on_step);
         pyramid(result, &self.config.scales())
     }
 

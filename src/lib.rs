@@ -23,12 +23,14 @@ pub mod learner;
 pub mod mosaic;
 pub mod optim;
 pub mod pyramid;
+pub mod session;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
 pub use config::{Config, LangevinForm, Method, Norm, Overrides};
 pub use learner::Learner;
+pub use session::{Session, Step};
 
 /// Everything that can go wrong, each with a message that says what was wrong and what to do.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ fn trained(seed: u64, iterations: usize) -> Learner {
     let data = tensor4(pseudo_random(8 * 3 * 16 * 16, 5, 0.0, 255.0), [8, 3, 16, 16]);
     learner.set_observed_colours(&data);
     for _ in 0..iterations {
-        block_on(learner.learn(data.clone(), &mut |_, _, _| {})).unwrap();
+        block_on(learner.learn(data.clone(), None)).unwrap();
     }
     learner
 }
@@ -33,8 +33,7 @@ fn energies(learner: &Learner) -> Vec<Vec<f32>> {
 fn round_trip_keeps_energies_and_training_state() {
     let learner = trained(1, 3);
     let bytes = block_on(to_bytes(&learner, true)).unwrap();
-    let (mut loaded, integrity) = from_bytes(&bytes, &cpu()).unwrap();
-    assert_eq!(integrity, Integrity::Verified);
+    let mut loaded = from_bytes(&bytes, &cpu()).unwrap();
     assert_eq!(energies(&learner), energies(&loaded));
     assert_eq!(loaded.iteration, 3);
     assert_eq!(loaded.config, learner.config);
@@ -43,8 +42,8 @@ fn round_trip_keeps_energies_and_training_state() {
     // And a resumed learner continues exactly like the original.
     let mut original = learner;
     let data = tensor4(pseudo_random(8 * 3 * 16 * 16, 6, 0.0, 255.0), [8, 3, 16, 16]);
-    block_on(original.learn(data.clone(), &mut |_, _, _| {})).unwrap();
-    block_on(loaded.learn(data, &mut |_, _, _| {})).unwrap();
+    block_on(original.learn(data.clone(), None)).unwrap();
+    block_on(loaded.learn(data, None)).unwrap();
     assert_eq!(block_on(to_bytes(&original, true)).unwrap(), block_on(to_bytes(&loaded, true)).unwrap());
 }
 
@@ -101,8 +100,7 @@ fn rewrite(tensors: Vec<burn::store::burn_pack::Tensor>, meta: &std::collections
 #[test]
 fn a_changed_byte_anywhere_is_refused_and_only_unchanged_bytes_load() {
     let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/weights/small.bpk")).unwrap();
-    let (_, integrity) = from_bytes(&bytes, &cpu()).unwrap();
-    assert_eq!(integrity, Integrity::Verified, "the bundled weights carry a checksum");
+    from_bytes(&bytes, &cpu()).expect("the bundled weights load");
     let mut loaded = 0;
     for (i, m) in mutants(&bytes, 300, 11).iter().enumerate() {
         match from_bytes(m, &cpu()) {
@@ -118,18 +116,40 @@ fn a_changed_byte_anywhere_is_refused_and_only_unchanged_bytes_load() {
 }
 
 #[test]
-fn a_checkpoint_without_a_checksum_loads_unverified_only_as_format_1() {
+fn a_checkpoint_without_a_checksum_is_refused_whatever_its_format_says() {
     let bytes = block_on(to_bytes(&trained(1, 1), false)).unwrap();
     let reader = burn::store::burn_pack::Reader::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).unwrap();
     let mut meta = reader.metadata().clone();
     let tensors = reader.into_tensors().unwrap();
     meta.remove(integrity::KEY);
-    // Format 2 without its checksum: damaged.
-    assert!(checkpoint_error(&rewrite(tensors.clone(), &meta)).contains("lost its checksum"));
-    // Format 1 (written before checksums existed): loads, unverified.
-    meta.insert("multigrid.format".into(), "1".into());
-    let (_, integrity) = from_bytes(&rewrite(tensors, &meta), &cpu()).unwrap();
-    assert_eq!(integrity, Integrity::Unchecked);
+    for format in ["2", "1"] {
+        meta.insert("multigrid.format".into(), format.into());
+        let message = checkpoint_error(&rewrite(tensors.clone(), &meta));
+        assert!(message.contains("carries no checksum"), "format {format}: {message}");
+    }
+}
+
+/// The bundled model with its format field changed to 1, and with each byte of its metadata
+/// region flipped in turn: every one is refused (a checksum covers the whole file, and no format
+/// field steps around it).
+#[test]
+fn the_bundled_model_refuses_a_format_1_label_and_every_flip_of_its_metadata() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/weights/small.bpk")).unwrap();
+    // In the CBOR map the key's text is followed by its value, the one-character text "2".
+    let key = b"multigrid.format";
+    let at = bytes.windows(key.len()).position(|w| w == key).expect("the format key") + key.len() + 1;
+    assert_eq!(&bytes[at - 1..=at], &[0x61, b'2'], "the format field's value");
+    let mut relabelled = bytes.clone();
+    relabelled[at] = b'1';
+    assert!(checkpoint_error(&relabelled).contains("do not match the checksum"));
+    // Burnpack: magic (4 bytes), version (2), the metadata's size (4, little-endian), metadata.
+    let end = 10 + u32::from_le_bytes(bytes[6..10].try_into().unwrap()) as usize;
+    assert!(end > at && end < bytes.len(), "the metadata region: bytes 0..{end} of {}", bytes.len());
+    for i in 0..end {
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x01;
+        assert!(from_bytes(&flipped, &cpu()).is_err(), "a flip of byte {i} of {end} loaded");
+    }
 }
 
 #[test]
@@ -143,5 +163,14 @@ fn exported_safetensors_carry_a_checksum_that_is_verified() {
         if multigrid_ebm::interop::import_safetensors(m, Config::tiny(), 0, &cpu()).is_ok() {
             assert_eq!(m, &bytes, "safetensors mutant {i} changed the bytes and still imported");
         }
+    }
+    // Safetensors: the header's size (8 bytes, little-endian), then the JSON header. Every flip
+    // there, and every 97th byte of the data, is refused.
+    let end = 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    for i in (0..end).chain((end..bytes.len()).step_by(97)) {
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x01;
+        let imported = multigrid_ebm::interop::import_safetensors(&flipped, Config::tiny(), 0, &cpu());
+        assert!(imported.is_err(), "a flip of byte {i} imported (header: bytes 0..{end})");
     }
 }

@@ -46,7 +46,7 @@ fn contrast_gap(method: Method, iterations: usize) -> (f64, f64) {
     let mut gaps = Vec::new();
     for _ in 0..iterations {
         let batch = learner.pick_batch(&data);
-        let it = block_on(learner.learn(batch, &mut |_, _, _| {})).unwrap();
+        let it = block_on(learner.learn(batch, None)).unwrap();
         gaps.push((contrast(it.synthesized.last().unwrap()) - target).abs());
     }
     let last = gaps[iterations - 5..].iter().sum::<f64>() / 5.0;
@@ -76,7 +76,7 @@ fn multigrid_updates_every_grid_and_cd_only_the_finest() {
         config.method = method;
         let mut learner = Learner::new(config, 1, &cpu()).unwrap();
         let before: Vec<Vec<f32>> = learner.nets.iter().map(|n| values(n.flat_parameters()[0].0.clone())).collect();
-        let it = block_on(learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+        let it = block_on(learner.learn(data.clone().narrow(0, 0, 8), None)).unwrap();
         let after: Vec<Vec<f32>> = learner.nets.iter().map(|n| values(n.flat_parameters()[0].0.clone())).collect();
         let did: Vec<bool> = before.iter().zip(&after).map(|(b, a)| b != a).collect();
         assert_eq!(did, changed, "{method:?}");
@@ -91,9 +91,8 @@ fn a_diverging_iteration_is_refused_and_changes_nothing() {
     config.langevin.delta = 1e30; // the chain overflows to infinity on the first step
     let mut learner = Learner::new(config, 1, &cpu()).unwrap();
     let before = values(learner.nets[1].flat_parameters()[0].0.clone());
-    let err = block_on(learner.learn(stripes("divergence").narrow(0, 0, 8), &mut |_, _, _| {}))
-        .err()
-        .expect("divergence is an error");
+    let err =
+        block_on(learner.learn(stripes("divergence").narrow(0, 0, 8), None)).err().expect("divergence is an error");
     assert!(err.to_string().contains("diverged"), "{err}");
     assert_eq!(learner.iteration, 0);
     assert_eq!(values(learner.nets[1].flat_parameters()[0].0.clone()), before);
@@ -148,7 +147,7 @@ fn the_guard_gives_up_cleanly_when_rollbacks_do_not_help() {
     let batch = stripes("guard").narrow(0, 0, 8);
     let mut rollbacks = 0;
     let err = loop {
-        match block_on(guard.learn(&mut learner, batch.clone(), &mut |_, _, _| {})) {
+        match block_on(guard.learn(&mut learner, batch.clone(), None)) {
             Ok(Guarded::RolledBack { to, .. }) => {
                 assert_eq!(to, 0);
                 rollbacks += 1;
@@ -176,7 +175,7 @@ fn the_langevin_gradient_diagnostic_is_the_norm_of_df_di_at_the_synthesized_imag
         config.norm = norm;
         let mut learner = Learner::new(config, 3, &cpu()).unwrap();
         let before = learner.nets.clone();
-        let it = block_on(learner.learn(stripes("diagnostic").narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+        let it = block_on(learner.learn(stripes("diagnostic").narrow(0, 0, 8), None)).unwrap();
         for (k, g) in it.grids.iter().enumerate() {
             let synthesized = it.synthesized[k + 1].clone();
             let [n, c, h, w] = synthesized.dims();
@@ -197,7 +196,7 @@ fn the_langevin_gradient_diagnostic_is_the_norm_of_df_di_at_the_synthesized_imag
     let mut config = Config::tiny();
     config.method = Method::Cd;
     let mut learner = Learner::new(config, 3, &cpu()).unwrap();
-    let it = block_on(learner.learn(stripes("diagnostic-cd").narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+    let it = block_on(learner.learn(stripes("diagnostic-cd").narrow(0, 0, 8), None)).unwrap();
     assert_eq!(it.grids.iter().map(|g| g.langevin_gradient.is_some()).collect::<Vec<_>>(), [false, true]);
 }
 
@@ -260,7 +259,7 @@ fn the_energy_penalty_keeps_energies_small() {
         let mut last = Vec::new();
         for _ in 0..40 {
             let batch = learner.pick_batch(&data);
-            last = block_on(learner.learn(batch, &mut |_, _, _| {})).unwrap().grids;
+            last = block_on(learner.learn(batch, None)).unwrap().grids;
         }
         let f = |g: &multigrid_ebm::learner::GridStats| {
             g.energy_observed.unwrap().abs().max(g.energy_synthesized.unwrap().abs()) as f64
@@ -290,10 +289,10 @@ fn a_decayed_learning_rate_stops_moving_the_nets() {
     let mut learner = Learner::new(config, 1, &cpu()).unwrap();
     let first = |learner: &Learner| values(learner.nets[1].flat_parameters()[0].0.clone());
     let before = first(&learner);
-    block_on(learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+    block_on(learner.learn(data.clone().narrow(0, 0, 8), None)).unwrap();
     let after_one = first(&learner);
     assert_ne!(before, after_one, "the first update uses the configured rate");
-    block_on(learner.learn(data.narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+    block_on(learner.learn(data.narrow(0, 0, 8), None)).unwrap();
     assert_eq!(first(&learner), after_one, "the second update's rate has decayed to nothing");
 }
 
@@ -312,7 +311,7 @@ fn weight_decay_shrinks_every_parameter_by_lr_times_lambda() {
     let mut learners = [plain, decayed].map(|c| Learner::new(c, 1, &cpu()).unwrap());
     let before = all(&learners[0]);
     for learner in &mut learners {
-        block_on(learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+        block_on(learner.learn(data.clone().narrow(0, 0, 8), None)).unwrap();
     }
     let (without, with) = (all(&learners[0]), all(&learners[1]));
     let moved = before.iter().zip(&with).filter(|(b, w)| b != w).count();
@@ -334,7 +333,7 @@ fn energy_scale_cap_shrinks_only_the_fc_weights_down_to_the_cap() {
         let mut free = Config::tiny();
         free.norm = norm;
         let mut learner = Learner::new(free.clone(), 3, &cpu()).unwrap();
-        block_on(learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+        block_on(learner.learn(data.clone().narrow(0, 0, 8), None)).unwrap();
         let scales: Vec<f64> = learner.nets.iter().map(|n| scalar(n.energy_scale())).collect();
         // ‖w ⊙ γ‖ by hand: fully connected weight j belongs to channel j / (h·w) of the last layer.
         for (net, scale) in learner.nets.iter().zip(&scales) {
@@ -355,7 +354,7 @@ fn energy_scale_cap_shrinks_only_the_fc_weights_down_to_the_cap() {
         let mut capped = free.clone();
         capped.optimizer.energy_scale_cap = Some(cap);
         let mut capped_learner = Learner::new(capped, 3, &cpu()).unwrap();
-        block_on(capped_learner.learn(data.clone().narrow(0, 0, 8), &mut |_, _, _| {})).unwrap();
+        block_on(capped_learner.learn(data.clone().narrow(0, 0, 8), None)).unwrap();
         for ((net, capped_net), scale) in learner.nets.iter().zip(&capped_learner.nets).zip(&scales) {
             let after = scalar(capped_net.energy_scale());
             assert!((after - cap).abs() <= 1e-4 * cap, "{norm:?}: scale {after} is not the cap {cap}");
@@ -381,7 +380,7 @@ fn energy_scale_cap_shrinks_only_the_fc_weights_down_to_the_cap() {
         // The shrunk weights are still learned: the next step moves them.
         let fc = |l: &Learner| l.nets.iter().map(|n| values(n.fc.weight.val())).collect::<Vec<_>>();
         let before = fc(&capped_learner);
-        block_on(capped_learner.learn(data.clone().narrow(0, 8, 8), &mut |_, _, _| {})).unwrap();
+        block_on(capped_learner.learn(data.clone().narrow(0, 8, 8), None)).unwrap();
         for (k, (b, a)) in before.iter().zip(fc(&capped_learner)).enumerate() {
             assert_ne!(b, &a, "{norm:?}: grid {k}'s fully connected weights stopped learning after the cap");
         }

@@ -3,9 +3,7 @@
 // step and update of one grid's net (`multigrid bench`'s row, through the library's `bench`).
 // Used once at start-up to pick the faster backend, and by the Benchmark panel on demand.
 import { WorkerClient } from './client';
-import type { BenchRow, BenchRun, ProbeResult } from './protocol';
-
-export type Backend = 'cpu' | 'webgpu';
+import type { Backend, BenchRow, BenchRun, ProbeResult } from './protocol';
 
 /** One backend's figures, or why it could not be measured. */
 export interface Measured {

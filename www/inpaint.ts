@@ -4,6 +4,8 @@ import { GridView } from './grids';
 import { bundledImages, type Dataset } from './images';
 import type { Replies, RequestOf } from './protocol';
 
+type Call = <K extends 'inpaint' | 'mask'>(request: RequestOf<K>) => Promise<Replies[K] | undefined>;
+
 const SIZE = 64;
 const BRUSH = 4;
 
@@ -13,11 +15,14 @@ export class InpaintPanel {
   private mask = new Uint8Array(SIZE * SIZE);
   private sources: Blob[] = [];
   private current = 0;
+  /** Random masks drawn so far (each draw its own seed). */
+  private draws = 0;
   readonly view = new GridView(document.getElementById('inpaint-grids')!, 1, ['occluded', 'recovered']);
   /** Called once a recovery is drawn (the inspector remembers it). */
   onRecovered: (reply: Replies['inpaint']) => void = () => {};
 
-  constructor(private call: (request: RequestOf<'inpaint'>) => Promise<Replies['inpaint'] | undefined>) {}
+  /** `call`: a request to the worker (the masks are the library's, as the command line's). */
+  constructor(private call: Call) {}
 
   layout(scales: number[]) {
     this.view.layout(scales);
@@ -31,7 +36,7 @@ export class InpaintPanel {
       return; // the panel stays empty without the bundled set
     }
     this.bind();
-    this.maskCentre();
+    await this.useMask('centre');
     await this.show(0);
   }
 
@@ -55,11 +60,8 @@ export class InpaintPanel {
     this.canvas.addEventListener('pointerup', () => (painting = false));
     const on = (id: string, f: () => void) => ((document.getElementById(id) as HTMLButtonElement).onclick = f);
     on('inpaint-next', () => void this.show(this.current + 1));
-    on('mask-centre', () => this.maskCentre());
-    on('mask-random', () => {
-      this.mask = this.mask.map(() => (Math.random() < 0.5 ? 1 : 0));
-      this.render();
-    });
+    on('mask-centre', () => void this.useMask('centre'));
+    on('mask-random', () => void this.useMask('random:0.5', ++this.draws));
     on('mask-clear', () => {
       this.mask.fill(0);
       this.render();
@@ -67,11 +69,11 @@ export class InpaintPanel {
     on('inpaint-run', () => void this.recover());
   }
 
-  private maskCentre() {
-    this.mask = this.mask.map((_, i) => {
-      const [y, x] = [Math.floor(i / SIZE), i % SIZE];
-      return y >= SIZE / 4 && y < (3 * SIZE) / 4 && x >= SIZE / 4 && x < (3 * SIZE) / 4 ? 1 : 0;
-    });
+  /** A mask the library makes (`multigrid inpaint --mask` names them the same way). */
+  private async useMask(kind: string, seed = 0) {
+    const r = await this.call({ kind: 'mask', mask: kind, size: SIZE, seed });
+    if (!r) return;
+    this.mask = new Uint8Array(r.mask);
     this.render();
   }
 

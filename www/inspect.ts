@@ -3,44 +3,12 @@
 // image, the nearest observed image at its grid. Also says above the grids how the columns relate:
 // synthesized image i sits under the observed image whose colour started its chain, except where
 // it does not (persistent CD; samples of a model whose training images are not in the page).
-//
-// The worker answers `energies` and `nearest` for the images the trainer shows now, which the
-// `shown` value of every reply names: a view remembers the reply it drew (`Drawn`), and asks
-// only while the trainer still shows those images.
+// What the worker can still say about drawn images is www/shown.ts's business; this is the view.
 import './inspect.css';
 import type { WorkerClient } from './client';
 import { type Cell, type GridView, formatEnergy } from './grids';
-import type { Frame, GridImages, Method, Nearest, Replies } from './protocol';
-
-/** What a view shows: the worker's reply that drew it, with the model settings it ran under. */
-interface Drawn {
-  shown: number;
-  kind: 'learn' | 'sample' | 'inpaint' | 'observed';
-  method: Method;
-  batchNorm: boolean;
-  /** Langevin steps of one grid's chain (multi-grid), or of the finest grid's chain (CD, PCD). */
-  steps: number;
-  observed: GridImages[];
-  synthesized: GridImages[];
-  frames: Frame[];
-  /** Synthesized image i's chain started from observed image i (its colour, or itself in CD). */
-  paired: boolean;
-  /** A sample whose chains started from colours of the model's training images (none in the page). */
-  outside: boolean;
-  /** Whether the trainer still shows these synthesized images at `shown` (false after a
-   *  `show-observed` that followed another view's images). */
-  synthesizedCurrent: boolean;
-  energies: { observed: number[][] | null; synthesized: number[][] | null };
-  /** The `energies` request in flight, if any. */
-  fetching: Promise<void> | null;
-}
-
-interface ViewState {
-  view: GridView;
-  /** Offer the nearest observed image (the main grids; not the recovery panel). */
-  nearest: boolean;
-  drawn: Drawn | null;
-}
+import type { GridImages, ModelInfo, Nearest, Replies } from './protocol';
+import { type Drawn, STALE, ShownRecords, TRAINING, type ViewState } from './shown';
 
 interface Still {
   size: number;
@@ -75,26 +43,26 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, props: Record<st
 const sizeName = (size: number) => `${size}×${size}`;
 
 export class Inspector {
-  private views: ViewState[] = [];
-  /** The newest `shown` seen: the images the trainer shows now (if no request is in flight). */
-  private latest = -1;
+  private records: ShownRecords;
   private dialog: HTMLDialogElement | null = null;
   private open: { state: ViewState; cell: Cell; drawn: Drawn | null } | null = null;
   private timer: ReturnType<typeof setInterval> | undefined;
   private stills: Still[] = [];
 
-  /** `client`: the worker's client now (it changes after a move to the CPU); `config`: the
-   *  model's configuration JSON; `busy`: training runs (energies are then fetched on demand). */
-  constructor(
-    private client: () => WorkerClient,
-    private config: () => string | null,
-    private busy: () => boolean,
-  ) {}
+  /** `client`: the worker's client now (it changes after a move to the CPU); `model`: the model
+   *  the worker described; `busy`: training runs (energies are then fetched on demand). */
+  constructor(client: () => WorkerClient, model: () => ModelInfo | null, private busy: () => boolean) {
+    this.records = new ShownRecords(client, model, busy);
+    this.records.onEnergies = (state, drawn) => {
+      state.view.setEnergies('observed', drawn.energies.observed, drawn.batchNorm, drawn.observed);
+      state.view.setEnergies('synthesized', drawn.energies.synthesized, drawn.batchNorm, drawn.synthesized);
+      if (this.open?.drawn === drawn) this.showEnergy();
+    };
+  }
 
   /** Make a view's images open large; `nearest`: offer the nearest observed image. */
   attach(view: GridView, options: { nearest: boolean }) {
-    const state: ViewState = { view, nearest: options.nearest, drawn: null };
-    this.views.push(state);
+    const state = this.records.attach(view, options.nearest);
     view.onInspect = (cell) => this.show(state, cell);
   }
 
@@ -112,7 +80,7 @@ export class Inspector {
           ? 'Contrastive divergence: synthesized image i’s chain started from observed image i above it, at the finest grid; the coarser synthesized images are block averages of its result.'
           : 'Persistent CD: the chains continue from the previous iteration’s synthesized images, so a synthesized image did not start from the observed image above it (that row is this iteration’s batch).',
     );
-    this.energiesSoon(view);
+    this.records.energiesSoon(view);
   }
 
   /** After sampling drew its chains on `view` (call before animating them: it draws the
@@ -131,13 +99,12 @@ export class Inspector {
       view.showObserved([], 'not in this page: these samples start from the colours of the model’s training images');
       view.setNote('These samples start from the 1×1 colours of the model’s training images, which are not in this page, so there is no observed row to compare with. Add images to sample from their colours.');
     }
-    this.energiesSoon(view);
+    this.records.energiesSoon(view);
   }
 
   /** After the first observed images were drawn on `view` (no chain ran from them yet). */
   observedShown(view: GridView, r: Replies['show-observed']) {
-    const state = this.state(view);
-    const before = state?.drawn;
+    const before = this.records.state(view)?.drawn;
     view.showObserved(r.observed);
     const drawn = this.remember(view, 'observed', r.shown, r.observed, before?.synthesized ?? [], before?.frames ?? []);
     if (!drawn) return;
@@ -153,85 +120,27 @@ export class Inspector {
         view.setNote('The observed images are the first ones in the page; the synthesized images below came from earlier chains (not necessarily from these). Step or Sample to start chains from these.');
       }
     }
-    this.energiesSoon(view);
+    this.records.energiesSoon(view);
   }
 
   /** After the recovery panel drew an occluded image and its recovery. */
   inpainted(view: GridView, r: Replies['inpaint']) {
     const drawn = this.remember(view, 'inpaint', r.shown, r.masked, r.recovered, r.frames);
     if (drawn) drawn.paired = true;
-    this.energiesSoon(view);
+    this.records.energiesSoon(view);
   }
 
   /** Fetch the energies that are missing (e.g. once training pauses). */
   refresh() {
-    for (const state of this.views) this.energiesSoon(state.view);
+    for (const state of this.records.views) this.records.energiesSoon(state.view);
   }
 
-  private state(view: GridView): ViewState | undefined {
-    return this.views.find((s) => s.view === view);
-  }
-
-  private remember(view: GridView, kind: Drawn['kind'], shown: number, observed: GridImages[], synthesized: GridImages[], frames: Frame[]): Drawn | null {
-    const state = this.state(view);
-    if (!state) return null;
-    this.latest = Math.max(this.latest, shown);
-    let config: { method?: Method; norm?: string; langevin?: { steps?: number }; cd_steps?: number | null; grids?: unknown[] } = {};
-    try {
-      config = JSON.parse(this.config() ?? '{}');
-    } catch {
-      // keep the defaults
-    }
-    const method = config.method ?? 'multigrid';
-    const steps = config.langevin?.steps ?? 0;
-    state.drawn = {
-      shown,
-      kind,
-      method,
-      batchNorm: config.norm === 'batch',
-      steps: method === 'multigrid' ? steps : (config.cd_steps ?? steps * (config.grids?.length ?? 1)),
-      observed,
-      synthesized,
-      frames,
-      paired: false,
-      outside: false,
-      synthesizedCurrent: true,
-      energies: { observed: null, synthesized: null },
-      fetching: null,
-    };
+  /** Remember what `view` now shows, and ask for its energies soon. */
+  private remember(view: GridView, kind: Drawn['kind'], shown: number, observed: GridImages[], synthesized: GridImages[], frames: Drawn['frames']): Drawn | null {
+    const drawn = this.records.remember(view, kind, shown, observed, synthesized, frames);
     view.setEnergies('observed', null);
     view.setEnergies('synthesized', null);
-    return state.drawn;
-  }
-
-  /** Ask for the energies of what `view` shows, unless training runs (it would slow it). */
-  private energiesSoon(view: GridView) {
-    const state = this.state(view);
-    if (state?.drawn && !this.busy()) void this.fetchEnergies(state);
-  }
-
-  private fetchEnergies(state: ViewState): Promise<void> {
-    const drawn = state.drawn;
-    if (!drawn || drawn.shown !== this.latest) return Promise.resolve();
-    if (drawn.energies.observed && (drawn.energies.synthesized || !drawn.synthesizedCurrent)) return Promise.resolve();
-    drawn.fetching ??= this.askEnergies(state, drawn).finally(() => (drawn.fetching = null));
-    return drawn.fetching;
-  }
-
-  private async askEnergies(state: ViewState, drawn: Drawn): Promise<void> {
-    let r: Replies['energies'];
-    try {
-      r = await this.client().call({ kind: 'energies' });
-    } catch {
-      return; // the next learn or sample reports a failing model
-    }
-    this.latest = Math.max(this.latest, r.shown);
-    if (r.shown !== drawn.shown || state.drawn !== drawn) return;
-    drawn.energies.observed = r.observed;
-    if (drawn.synthesizedCurrent) drawn.energies.synthesized = r.synthesized;
-    state.view.setEnergies('observed', drawn.energies.observed, drawn.batchNorm, drawn.observed);
-    state.view.setEnergies('synthesized', drawn.energies.synthesized, drawn.batchNorm, drawn.synthesized);
-    if (this.open?.drawn === drawn) this.showEnergy();
+    return drawn;
   }
 
   // ---------------------------------------------------------------- the dialog
@@ -342,17 +251,14 @@ export class Inspector {
       return;
     }
     delete out.dataset.energy;
-    const current = drawn && drawn.shown === this.latest && (which === 'observed' || drawn.synthesizedCurrent);
-    if (!current) {
-      out.textContent = 'Not available: the model has shown other images since these were drawn. Step or Sample (or pause training) and open it again.';
+    if (!this.records.current(drawn, which)) {
+      out.textContent = `${STALE} Step or Sample (or pause training) and open it again.`;
       return;
     }
     out.textContent = 'computing…';
-    void this.fetchEnergies(open.state).then(() => {
+    void this.records.energies(open.state).then(() => {
       if (this.open?.drawn === drawn && drawn?.energies[which]?.[grid]?.[index] === undefined) {
-        out.textContent = this.busy()
-          ? 'Not available while training runs (the model moves on every iteration): pause and open it again.'
-          : 'Not available: the model has shown other images since these were drawn.';
+        out.textContent = this.busy() ? TRAINING : STALE;
       }
     });
   }
@@ -475,18 +381,12 @@ export class Inspector {
   private async askFrameEnergies(stills: Still[], index: number) {
     const asked = this.open;
     const drawn = asked?.drawn;
-    if (!drawn || drawn.shown !== this.latest || this.busy()) return;
-    let r: Replies['frame-energies'];
-    try {
-      r = await this.client().call({ kind: 'frame-energies' });
-    } catch {
-      return;
-    }
-    if (this.open !== asked || this.stills !== stills || r.shown !== drawn.shown) return;
-    for (const st of stills) if (st.frame !== undefined) st.energy = r.energies[st.frame]?.[index];
+    if (!drawn) return;
+    const energies = await this.records.frameEnergies(drawn);
+    if (!energies || this.open !== asked || this.stills !== stills) return;
+    for (const st of stills) if (st.frame !== undefined) st.energy = energies[st.frame]?.[index];
     const last = stills[stills.length - 1];
-    const grid = asked!.cell.grid;
-    last.energy ??= drawn.energies[asked!.cell.which]?.[grid]?.[index];
+    last.energy ??= drawn.energies[asked!.cell.which]?.[asked!.cell.grid]?.[index];
     this.trace();
     this.frame(Number(this.$<HTMLInputElement>('inspect-step').value));
   }
@@ -575,30 +475,18 @@ export class Inspector {
     const canvas = this.$<HTMLCanvasElement>('inspect-nearest-image');
     const text = this.$('inspect-nearest').querySelector('p')!;
     canvas.hidden = true;
-    if (!drawn || drawn.shown !== this.latest || !drawn.synthesizedCurrent) {
-      text.textContent = 'Not available: the model has shown other images since these were drawn. Step or Sample and open it again.';
+    if (!drawn) {
+      text.textContent = STALE;
       return;
     }
     text.textContent = 'searching…';
     const asked = this.open;
-    void this.client()
-      .call({ kind: 'nearest', scale: cell.grid, index: cell.index })
-      .then((r) => {
-        this.latest = Math.max(this.latest, r.shown);
-        if (this.open !== asked) return;
-        if (r.shown !== drawn.shown) {
-          text.textContent = this.busy()
-            ? 'Not available while training runs (the model moves on every iteration): pause and open it again.'
-            : 'Not available: the model has shown other images since these were drawn.';
-        } else if (!r.nearest) {
-          text.textContent = 'There are no training images in this page to compare with.';
-        } else {
-          this.nearest(canvas, text, r.nearest, cell.size);
-        }
-      })
-      .catch((e: unknown) => {
-        if (this.open === asked) text.textContent = `Not available: ${e instanceof Error ? e.message : e}`;
-      });
+    void this.records.nearest(drawn, cell.grid, cell.index).then((found) => {
+      if (this.open !== asked) return;
+      if (found === null) text.textContent = 'There are no training images in this page to compare with.';
+      else if ('why' in found) text.textContent = found.why;
+      else this.nearest(canvas, text, found, cell.size);
+    });
   }
 
   private nearest(canvas: HTMLCanvasElement, text: HTMLElement, found: Nearest, size: number) {

@@ -4,7 +4,7 @@
 // so a crash mid-save, or a latest save that later fails its checksum, leaves a readable one.
 // Storage that is missing (no IndexedDB, a private window) or full is an error the caller shows;
 // nothing here throws past the caller's catch.
-import type { Settings } from './protocol';
+import type { Choice } from './protocol';
 
 const DB = 'multigrid-ebm';
 const STORE = 'autosave';
@@ -14,7 +14,8 @@ export type Slot = (typeof SLOTS)[number];
 export interface Saved {
   bytes: ArrayBuffer;
   iteration: number;
-  settings: Settings;
+  /** The preset and seed the model came from, and its settings (the checkpoint holds them too). */
+  settings: Pick<Choice, 'preset' | 'seed'>;
   savedAt: number;
 }
 

@@ -1,92 +1,62 @@
-// The worker owns the wasm module and the model. It handles one request at a time (wasm-bindgen
-// objects must not be re-entered while an async call is in flight) and never blocks the page.
+// The worker owns the wasm module and the model's session. It handles one request at a time
+// (wasm-bindgen objects must not be re-entered while an async call is in flight) and never
+// blocks the page. It converts, and decides nothing the library decides.
 import type * as Bindings from './pkg/multigrid_ebm.js';
-import type { Trainer } from './pkg/multigrid_ebm.js';
+import type { Session } from './pkg/multigrid_ebm.js';
 import wasmUrl from './pkg/multigrid_ebm_bg.wasm?url';
 import wasmThreadsUrl from './pkg-threads/multigrid_ebm_bg.wasm?url';
-import type { BackendChoice, BenchRow, BenchRun, Envelope, LibraryOverrides, Frame, GridImages, ModelInfo, Nearest, Overrides, ProbeResult, Replies, Reply, Request } from './protocol';
+import type { Backend, BackendChoice, BenchRun, Choice, Envelope, Frame, GridImages, ModelInfo, ProbeResult, Replies, Reply, Request } from './protocol';
+import type { Debug } from './worker-debug';
 
 /** The wasm bindings: the threaded build (scripts/build-wasm --threads) where the page is
  *  cross-origin isolated and more than one thread is wanted, else the single-threaded build. */
 type Wasm = typeof Bindings & { initThreadPool?: (threads: number) => Promise<void> };
-let wasm: Wasm;
-/** The instance's linear memory (its size is what the wasm side holds). */
-let wasmMemory: WebAssembly.Memory | null = null;
-let threads = 1;
-let threadsReason: string | null = null;
+
+/** Everything the worker holds. */
+const state = {
+  wasm: null as Wasm | null,
+  /** The instance's linear memory (its size is what the wasm side holds). */
+  memory: null as WebAssembly.Memory | null,
+  threads: 1,
+  threadsReason: null as string | null,
+  session: null as Session | null,
+  /** Names the images the session shows now (see `shown` in protocol.ts): bumped whenever they
+   *  change. It starts at the clock so that a restarted worker never repeats an earlier value. */
+  shown: Date.now(),
+  adapter: null as string | null,
+  fallbackReason: null as string | null,
+  /** The observed images as decoded RGBA, to give a new session (a model of any size re-crops). */
+  images: [] as { name: string; rgba: Uint8Array; width: number; height: number }[],
+  debug: null as Debug | null,
+  /** The requests in order: each runs once the one before has replied. */
+  queue: Promise.resolve(),
+};
+
+const wasm = (): Wasm => state.wasm!;
+const session = (): Session => state.session!;
 
 async function loadWasm(requested: number | null, forWebgpu: boolean) {
   const wanted = Math.max(1, Math.floor(requested ?? navigator.hardwareConcurrency ?? 1));
   if (forWebgpu) {
-    threadsReason = 'the model runs on WebGPU';
+    state.threadsReason = 'the model runs on WebGPU';
   } else if (wanted > 1 && self.crossOriginIsolated) {
     try {
       const threaded = (await import('./pkg-threads/multigrid_ebm.js')) as unknown as Wasm;
-      wasmMemory = (await threaded.default({ module_or_path: wasmThreadsUrl })).memory;
+      state.memory = (await threaded.default({ module_or_path: wasmThreadsUrl })).memory;
       await threaded.initThreadPool!(wanted);
-      [wasm, threads, threadsReason] = [threaded, wanted, null];
+      [state.wasm, state.threads, state.threadsReason] = [threaded, wanted, null];
       return;
     } catch (e) {
-      threadsReason = `the threaded build failed to start (${messageOf(e)})`;
+      state.threadsReason = `the threaded build failed to start (${messageOf(e)})`;
     }
   } else if (wanted <= 1) {
-    threadsReason = requested === 1 ? '?threads=1' : 'the browser reports one core';
+    state.threadsReason = requested === 1 ? '?threads=1' : 'the browser reports one core';
   } else {
-    threadsReason = 'the page is not cross-origin isolated yet (reload once: the service worker isolates it)';
+    state.threadsReason = 'the page is not cross-origin isolated yet (reload once: the service worker isolates it)';
   }
-  wasm = (await import('./pkg/multigrid_ebm.js')) as unknown as Wasm;
-  wasmMemory = (await wasm.default({ module_or_path: wasmUrl })).memory;
-  threads = 1;
-}
-
-let trainer: Trainer | null = null;
-/** Names the images the trainer shows now (see `shown` in protocol.ts): bumped whenever they
- *  change. It starts at the clock so that a restarted worker never repeats an earlier value. */
-let shown = Date.now();
-let adapterName: string | null = null;
-let fallbackReason: string | null = null;
-let images: { name: string; rgba: Uint8Array; width: number; height: number }[] = [];
-
-/** Every WebGPU device wgpu asks the browser for, so that `lose-device` can destroy them (the
- *  same as a device lost for real: the next GPU call fails and the page moves to the CPU). */
-const devices: GPUDevice[] = [];
-{
-  const proto = (self as unknown as { GPUAdapter?: { prototype: GPUAdapter } }).GPUAdapter?.prototype;
-  if (proto) {
-    const requestDevice = proto.requestDevice;
-    proto.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
-      const device = await requestDevice.apply(this, args);
-      devices.push(device);
-      return device;
-    };
-  }
-}
-
-/** A counting layer under Burn's WebGPU backend: compute dispatches, queue submissions and
- *  buffer maps (each map is a host round trip: the worker waits for the GPU), so the page and
- *  `npm run bench -- browser` can show what one Langevin chain or update costs in GPU calls. */
-const gpuCalls = { dispatches: 0, submits: 0, maps: 0, waits: 0 };
-/** Maps requested in one task of the worker's event loop are waited for together: one wait. */
-let mapsBatched = false;
-function countCalls<T extends object>(proto: T | undefined, method: string, counter: 'dispatches' | 'submits' | 'maps') {
-  const target = proto as Record<string, unknown> | undefined;
-  const original = target?.[method];
-  if (typeof original !== 'function') return;
-  target![method] = function (this: unknown, ...args: unknown[]) {
-    gpuCalls[counter]++;
-    if (counter === 'maps' && !mapsBatched) {
-      gpuCalls.waits++;
-      mapsBatched = true;
-      setTimeout(() => (mapsBatched = false), 0);
-    }
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  };
-}
-{
-  const g = self as unknown as Record<string, { prototype: object } | undefined>;
-  countCalls(g.GPUComputePassEncoder?.prototype, 'dispatchWorkgroups', 'dispatches');
-  countCalls(g.GPUQueue?.prototype, 'submit', 'submits');
-  countCalls(g.GPUBuffer?.prototype, 'mapAsync', 'maps');
+  const single = (await import('./pkg/multigrid_ebm.js')) as unknown as Wasm;
+  state.memory = (await single.default({ module_or_path: wasmUrl })).memory;
+  [state.wasm, state.threads] = [single, 1];
 }
 
 /** Find a WebGPU adapter, or say why there is none (before Burn touches the GPU). */
@@ -105,113 +75,93 @@ async function findAdapter(): Promise<{ name: string; software: boolean } | { re
   }
 }
 
-/** A configuration with the person's settings applied and checked by the library (the CLI's
- *  flags go through the same `Config::with_overrides`); the preset decides the architecture. */
-function withSettings(configJson: string, s: Overrides): string {
-  const { preset: _preset, seed: _seed, ...settings } = s;
-  const overrides: LibraryOverrides = settings;
-  return wasm.withOverrides(configJson, JSON.stringify(overrides));
+/** A session from checkpoint bytes (with the person's settings over it), or a new model. */
+async function makeSession(backend: Backend, choice: Choice, weights: ArrayBuffer | null): Promise<Session> {
+  if (!weights) return wasm().Session.create(choice.preset, choice.overrides, backend, BigInt(choice.seed));
+  const s = await wasm().Session.fromCheckpoint(new Uint8Array(weights), backend);
+  s.apply(choice.overrides);
+  return s;
 }
 
-async function makeTrainer(backend: 'cpu' | 'webgpu', settings: Overrides, weights: ArrayBuffer | null): Promise<Trainer> {
-  if (weights) {
-    const t = await wasm.Trainer.fromCheckpoint(new Uint8Array(weights), backend);
-    // Keep the checkpoint's architecture; apply the person's live settings on top.
-    const config = JSON.parse(t.configJson());
-    if (JSON.stringify(config.grids) === JSON.stringify(JSON.parse(wasm.presetConfig(settings.preset)).grids)) {
-      t.setConfig(withSettings(t.configJson(), settings));
-    }
-    return t;
-  }
-  return wasm.Trainer.create(withSettings(wasm.presetConfig(settings.preset), settings), backend, BigInt(settings.seed));
-}
-
-/** Re-add the observed images to a new trainer (they live in the worker, not in the model). */
-function restoreImages(t: Trainer) {
-  for (const im of images) t.addImageRgba(im.name, im.rgba, im.width, im.height);
+/** Replace the session, giving the new one the observed images; the old one is freed only once
+ *  the new one exists, so a bad file keeps the current model. */
+function replaceSession(next: Session) {
+  for (const im of state.images) next.addImageRgba(im.name, im.rgba, im.width, im.height);
+  state.session?.free();
+  state.session = next;
+  state.shown++;
 }
 
 function info(): ModelInfo {
-  const t = trainer!;
+  const s = session();
+  const backend = s.backend() as Backend;
   return {
-    backend: t.backend() as 'cpu' | 'webgpu',
-    adapter: t.backend() === 'webgpu' ? adapterName : null,
-    fallbackReason,
-    config: t.configJson(),
-    scales: Array.from(t.scales()),
-    iteration: Number(t.iteration()),
-    imageCount: t.imageCount(),
-    warning: t.takeWarning() ?? null,
-    threads,
-    threadsReason,
+    ...s.summary(),
+    backend,
+    adapter: backend === 'webgpu' ? state.adapter : null,
+    fallbackReason: state.fallbackReason,
+    threads: state.threads,
+    threadsReason: state.threadsReason,
   };
 }
 
-async function start(choice: BackendChoice, threadsWanted: number | null, settings: Overrides, weights: ArrayBuffer | null): Promise<ModelInfo> {
-  let backend: 'cpu' | 'webgpu' = 'cpu';
-  fallbackReason = null;
+async function start(choice: BackendChoice, threads: number | null, debug: boolean, model: Choice, weights: ArrayBuffer | null): Promise<ModelInfo> {
+  if (debug) state.debug ??= (await import('./worker-debug')).installDebug();
+  let backend: Backend = 'cpu';
+  state.fallbackReason = null;
   if (choice === 'cpu') {
-    fallbackReason = 'the CPU backend was chosen (?backend=cpu)';
+    state.fallbackReason = 'the CPU backend was chosen (?backend=cpu)';
   } else {
     const found = await findAdapter();
     if ('name' in found && found.software && choice === 'auto') {
-      // A software rasteriser (e.g. SwiftShader) usually runs these nets slower than the wasm CPU
-      // backend (reports/bench.md): the model starts on the CPU, and the page then measures
-      // both (www/benchmark.ts) and moves it if WebGPU is faster after all.
-      fallbackReason = `the only WebGPU adapter, ${found.name}, is a software one (the page measures it against the CPU); ?backend=webgpu uses it`;
+      // A software rasteriser usually runs these nets slower than the wasm CPU backend: the
+      // model starts on the CPU, and the page measures both and moves it if WebGPU is faster.
+      state.fallbackReason = `the only WebGPU adapter, ${found.name}, is a software one (the page measures it against the CPU); ?backend=webgpu uses it`;
     } else if ('name' in found) {
       backend = 'webgpu';
-      adapterName = found.name;
+      state.adapter = found.name;
     } else {
-      fallbackReason = found.reason;
+      state.fallbackReason = found.reason;
     }
   }
   // WebGPU runs in the single-threaded build (the threaded one has none: see Cargo.toml).
-  await loadWasm(backend === 'webgpu' ? 1 : threadsWanted, backend === 'webgpu');
+  await loadWasm(backend === 'webgpu' ? 1 : threads, backend === 'webgpu');
   try {
-    trainer = await makeTrainer(backend, settings, weights);
+    replaceSession(await makeSession(backend, model, weights));
   } catch (e) {
     if (backend !== 'webgpu') throw e;
-    fallbackReason = `WebGPU failed to start (${messageOf(e)})`;
-    backend = 'cpu';
-    trainer = await makeTrainer(backend, settings, weights);
+    state.fallbackReason = `WebGPU failed to start (${messageOf(e)})`;
+    replaceSession(await makeSession('cpu', model, weights));
   }
   return info();
 }
 
 /** Measure a backend in this (fresh) worker: load the build it needs, then time each run. */
-async function probe(backend: 'cpu' | 'webgpu', threadsWanted: number | null, runs: BenchRun[], reps: number): Promise<ProbeResult> {
+async function probe(backend: Backend, threads: number | null, runs: BenchRun[], reps: number): Promise<ProbeResult> {
   let label = '';
   if (backend === 'webgpu') {
     const found = await findAdapter();
     if (!('name' in found)) throw new Error(found.reason);
     label = `WebGPU · ${found.name}`;
   }
-  await loadWasm(backend === 'webgpu' ? 1 : threadsWanted, backend === 'webgpu');
-  if (backend === 'cpu') label = `CPU (wasm, ${threads} thread${threads === 1 ? '' : 's'})`;
-  const rows: BenchRow[] = [];
-  for (const r of runs) rows.push(JSON.parse(await wasm.bench(r.preset, r.grid, r.batch, reps, backend)));
+  await loadWasm(backend === 'webgpu' ? 1 : threads, backend === 'webgpu');
+  if (backend === 'cpu') label = `CPU (wasm, ${state.threads} thread${state.threads === 1 ? '' : 's'})`;
+  const rows = [];
+  for (const r of runs) rows.push(await wasm().bench(r.preset, r.grid, r.batch, reps, backend));
   return { label, rows };
 }
 
-/** Images are kept at most this large on their shorter side (a model of any size re-crops them). */
-const KEPT_SIDE = 1024;
-
-/** Decode a file with the browser's own decoders, after the library has read its header and
- *  refused a size over its limits (a decompression bomb); large pictures are scaled down while
- *  decoding, so the worker keeps at most KEPT_SIDE² pixels of each. */
+/** Decode a file with the browser's own decoders, at the size the library says (it reads the
+ *  header first and refuses a size over its limits, a decompression bomb; large pictures are
+ *  scaled down while decoding). */
 async function decodeImage(blob: Blob): Promise<ImageBitmap> {
-  const dims = wasm.checkedImageDimensions(new Uint8Array(await blob.arrayBuffer())); // throws over the limits
-  if (dims.length === 2 && Math.min(dims[0], dims[1]) > KEPT_SIDE) {
-    const scale = KEPT_SIDE / Math.min(dims[0], dims[1]);
-    const [w, h] = [Math.max(1, Math.round(dims[0] * scale)), Math.max(1, Math.round(dims[1] * scale))];
-    return createImageBitmap(blob, { resizeWidth: w, resizeHeight: h, resizeQuality: 'high' });
-  }
+  const size = wasm().decodeSize(new Uint8Array(await blob.arrayBuffer())); // throws over the limits
+  if (size.length === 2) return createImageBitmap(blob, { resizeWidth: size[0], resizeHeight: size[1], resizeQuality: 'high' });
   return createImageBitmap(blob);
 }
 
 /** Decode files with the browser's own decoders; each failure is reported by name. */
-async function addImages(files: { name: string; blob: Blob }[]) {
+async function addImages(files: { name: string; blob: Blob }[]): Promise<Replies['add-images']> {
   const failed: { name: string; reason: string }[] = [];
   let added = 0;
   for (const { name, blob } of files) {
@@ -222,28 +172,25 @@ async function addImages(files: { name: string; blob: Blob }[]) {
       ctx.drawImage(bitmap, 0, 0);
       bitmap.close();
       const rgba = new Uint8Array(ctx.getImageData(0, 0, canvas.width, canvas.height).data.buffer);
-      trainer!.addImageRgba(name, rgba, canvas.width, canvas.height);
-      images.push({ name, rgba, width: canvas.width, height: canvas.height });
+      session().addImageRgba(name, rgba, canvas.width, canvas.height);
+      state.images.push({ name, rgba, width: canvas.width, height: canvas.height });
       added++;
     } catch (e) {
       failed.push({ name, reason: e instanceof DOMException ? 'not an image this browser can decode' : messageOf(e) });
     }
   }
-  return { added, failed, imageCount: trainer!.imageCount() };
-}
-
-function gridImages(arrays: Uint8Array[], scales: number[]): GridImages[] {
-  return arrays.map((rgba, i) => ({ size: scales[i], count: rgba.length / (4 * scales[i] * scales[i]), rgba }));
+  return { added, failed, imageCount: session().imageCount() };
 }
 
 /** What the last call left to show, read back at once (one wait on a GPU): the observed
  *  images, and the synthesized ones and the kept frames where asked for. */
 async function readShown(synthesized: boolean, frames: boolean): Promise<{ observed: GridImages[]; synthesized: GridImages[]; frames: Frame[] }> {
-  const shown = await trainer!.readShown(synthesized, frames);
-  const scales = info().scales;
+  const shown = await session().readShown(synthesized, frames);
+  const scales = session().summary().scales;
+  const images = (arrays: Uint8Array[]) => arrays.map((rgba, i) => ({ size: scales[i], count: rgba.length / (4 * scales[i] * scales[i]), rgba }));
   const out = {
-    observed: gridImages(shown.observed, scales),
-    synthesized: gridImages(shown.synthesized, scales),
+    observed: images(shown.observed),
+    synthesized: images(shown.synthesized),
     frames: shown.frames.map((f): Frame => {
       const frame = { grid: f.grid, step: f.step, rgba: f.rgba };
       f.free();
@@ -255,93 +202,77 @@ async function readShown(synthesized: boolean, frames: boolean): Promise<{ obser
 }
 
 function messageOf(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  return String(e);
+  return e instanceof Error ? e.message : String(e);
 }
 
 async function handle(request: Request): Promise<Replies[Request['kind']]> {
   switch (request.kind) {
     case 'start':
-      return start(request.backend, request.threads, request.settings, request.weights);
+      return start(request.backend, request.threads, request.debug, request.choice, request.weights);
     case 'reset':
-    case 'load-weights': {
-      const loading = request.kind === 'load-weights';
-      if (loading) wasm.checkpointConfig(new Uint8Array(request.bytes)); // throws on a bad file
-      const backend = (trainer?.backend() as 'cpu' | 'webgpu') ?? 'cpu';
-      const next = loading
-        ? await wasm.Trainer.fromCheckpoint(new Uint8Array(request.bytes), backend)
-        : await makeTrainer(backend, request.settings, null);
-      // The images are kept as decoded RGBA, so a model of any size takes them (re-cropped).
-      restoreImages(next);
-      trainer?.free();
-      trainer = next;
-      shown++;
+      replaceSession(await makeSession((session().backend() as Backend) ?? 'cpu', request.choice, null));
       return info();
-    }
+    case 'load-weights':
+      replaceSession(await wasm().Session.fromCheckpoint(new Uint8Array(request.bytes), session().backend()));
+      return info();
     case 'check-weights':
-      return { config: wasm.checkpointConfig(new Uint8Array(request.bytes)) };
-    case 'gpu-calls': {
-      const counts = { ...gpuCalls };
-      if (request.reset) Object.assign(gpuCalls, { dispatches: 0, submits: 0, maps: 0, waits: 0 });
-      return counts;
-    }
-    case 'memory':
-      return { wasmBytes: wasmMemory?.buffer.byteLength ?? 0 };
-    case 'lose-device':
-      devices.forEach((d) => d.destroy());
-      return { destroyed: devices.length };
-    case 'settings':
-      trainer!.setConfig(withSettings(trainer!.configJson(), request.settings));
+      return { config: wasm().checkpointConfig(new Uint8Array(request.bytes)) };
+    case 'apply':
+      session().apply(request.overrides);
       return info();
     case 'add-images':
       return addImages(request.files);
     case 'clear-images':
-      trainer!.clearImages();
-      images = [];
+      session().clearImages();
+      state.images = [];
       return { imageCount: 0 };
     case 'show-observed':
-      trainer!.showObserved(request.n);
-      return { observed: (await readShown(false, false)).observed, shown: ++shown };
+      session().showObserved(request.n);
+      return { observed: (await readShown(false, false)).observed, shown: ++state.shown };
     case 'learn': {
       const t0 = performance.now();
-      const stats = JSON.parse(await trainer!.learn(request.frameEvery));
+      const step = await session().step(request.frameEvery);
+      if (step.event !== 'learned') {
+        // Nothing new to show; after a rollback the configuration's learning rate is lower.
+        const config = step.event === 'rollback' ? session().summary().config : null;
+        return { step, config, observed: [], synthesized: [], frames: [], seconds: (performance.now() - t0) / 1000, shown: state.shown };
+      }
       const { observed, synthesized, frames } = await readShown(true, request.frameEvery > 0);
-      if (!stats.rollback) shown++; // a rolled-back iteration shows nothing new
-      return { ...stats, observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown };
+      return { step, config: null, observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown: ++state.shown };
     }
     case 'sample': {
       const t0 = performance.now();
-      await trainer!.sample(request.n, BigInt(request.seed), request.frameEvery);
+      await session().sample(request.n, BigInt(request.seed), request.frameEvery);
       // Chain i started from observed image i's colour; none when the page has no images.
       const { observed, synthesized, frames } = await readShown(true, request.frameEvery > 0);
-      return { observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown: ++shown };
+      return { observed, synthesized, frames, seconds: (performance.now() - t0) / 1000, shown: ++state.shown };
     }
     case 'export': {
-      const bytes = request.format === 'bpk' ? await trainer!.exportWeights() : await trainer!.exportSafetensors();
-      return { bytes: bytes.slice().buffer, iteration: Number(trainer!.iteration()) };
+      const bytes = await session().export(request.format);
+      return { bytes: bytes.slice().buffer, iteration: Number(session().iteration()) };
     }
-    case 'bench':
-      return JSON.parse(await wasm.bench(request.preset, request.grid, request.batch, request.reps, request.backend));
     case 'probe':
       return probe(request.backend, request.threads, request.runs, request.reps);
+    case 'mask':
+      return { mask: wasm().occlusionMask(request.mask, request.size, BigInt(request.seed)) };
     case 'inpaint': {
-      const error = await trainer!.inpaint(request.rgba, request.mask, request.width, request.height, request.frameEvery);
+      const error = await session().inpaint(request.rgba, request.mask, request.width, request.height, request.frameEvery);
       const { observed: masked, synthesized: recovered, frames } = await readShown(true, request.frameEvery > 0);
-      return { masked, recovered, frames, error, shown: ++shown };
+      return { masked, recovered, frames, error, shown: ++state.shown };
     }
-    case 'energies': {
-      const numbers = async (which: 'observed' | 'synthesized') =>
-        ((await trainer!.energies(which)) as Float32Array[]).map((values) => Array.from(values));
-      return { observed: await numbers('observed'), synthesized: await numbers('synthesized'), shown };
-    }
+    case 'energies':
+      return { observed: await session().energies('observed'), synthesized: await session().energies('synthesized'), shown: state.shown };
     case 'frame-energies':
-      return { energies: ((await trainer!.frameEnergies()) as Float32Array[]).map((values) => Array.from(values)), shown };
+      return { energies: await session().frameEnergies(), shown: state.shown };
     case 'nearest': {
-      const found = await trainer!.nearestObserved(request.scale, request.index);
-      const nearest: Nearest | null = found ? { index: found.index, name: found.name, rms: found.rms, rgba: found.rgba } : null;
+      const found = await session().nearestObserved(request.scale, request.index);
+      const nearest = found ? { index: found.index, name: found.name, rms: found.rms, rgba: found.rgba } : null;
       found?.free();
-      return { nearest, shown };
+      return { nearest, shown: state.shown };
     }
+    default:
+      if (!state.debug) throw new Error(`'${request.kind}' is a debugging request: open the page with ?debug=1`);
+      return state.debug.handle(request, state.memory, (preset, grid, batch, reps, backend) => wasm().bench(preset, grid, batch, reps, backend));
   }
 }
 
@@ -355,10 +286,9 @@ function transferables(value: unknown, out: ArrayBuffer[] = []): ArrayBuffer[] {
 }
 
 // One request at a time, in order.
-let queue: Promise<void> = Promise.resolve();
 self.onmessage = (event: MessageEvent<Envelope>) => {
   const { id, request } = event.data;
-  queue = queue.then(async () => {
+  state.queue = state.queue.then(async () => {
     let reply: Reply;
     try {
       reply = { id, ok: true, result: await handle(request) };

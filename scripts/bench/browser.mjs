@@ -78,7 +78,9 @@ async function withPage(flags, work) {
   try {
     const page = await browser.newPage();
     page.on('console', (m) => {
-      if (m.text().startsWith('panicked at')) panics.push(m.text().split('\n').slice(0, 2).join(' '));
+      // The crate's path in this machine's cargo registry is left out of what the report holds.
+      const where = m.text().replace(/\S*\.cargo\/registry\/src\/[^/]+\//g, '');
+      if (where.startsWith('panicked at')) panics.push(where.split('\n').slice(0, 2).join(' '));
     });
     return await work(page);
   } catch (e) {
@@ -100,7 +102,7 @@ async function timeOps(page, backend, repeats) {
 async function timeWebgpu() {
   try {
     return await withPage(webgpuArgs, async (page) => {
-      await page.goto(`${url}?preset=tiny&backend=webgpu`);
+      await page.goto(`${url}?preset=tiny&backend=webgpu&debug=1`);
       await page.waitForSelector('body[data-ready=true]');
       const adapter = await page.locator('#backend').textContent();
       if (!adapter.startsWith('WebGPU')) throw new Error(`no adapter (${adapter})`);
@@ -133,7 +135,7 @@ async function opsAndLoad() {
     );
   }
   const cpu = await withPage(args, async (page) => {
-    await page.goto(`${url}?preset=tiny`);
+    await page.goto(`${url}?preset=tiny&debug=1`);
     await page.waitForSelector('body[data-ready=true]');
     return timeOps(page, 'cpu', reps);
   });
@@ -196,7 +198,7 @@ function trainAndTime(threads) {
   const webgpu = threads === 'webgpu';
   return withPage(webgpu ? webgpuArgs : args, async (page) => {
     if (webgpu) page.setDefaultTimeout(600_000); // a software adapter starts slowly
-    const query = `?preset=small&seed=1&backend=${webgpu ? 'webgpu' : 'cpu'}${threads === 1 ? '&threads=1' : ''}`;
+    const query = `?preset=small&seed=1&debug=1&backend=${webgpu ? 'webgpu' : 'cpu'}${threads === 1 ? '&threads=1' : ''}`;
     await page.goto(url + query);
     await page.waitForSelector('body[data-ready=true]');
     await page.waitForFunction(() => /^[1-9]/.test(document.getElementById('image-count')?.textContent ?? ''));
@@ -264,7 +266,7 @@ async function threadScaling() {
 function gpuCallsOf(preset, [t1, t2], training) {
   return withPage(webgpuArgs, async (page) => {
     await page.addInitScript(() => localStorage.setItem('multigrid-ebm.tour', 'done'));
-    await page.goto(`${url}?preset=${preset}&seed=1&backend=webgpu&steps=${t1}`);
+    await page.goto(`${url}?preset=${preset}&seed=1&backend=webgpu&steps=${t1}&debug=1`);
     await page.waitForSelector('body[data-ready=true]', { timeout: 300_000 });
     const adapter = await page.locator('#backend').textContent();
     if (!adapter.startsWith('WebGPU')) throw new Error(`no adapter (${adapter})`);

@@ -100,7 +100,7 @@ const MAX_DEFAULT_SAMPLES: usize = 1000;
 fn synthesize(learner: &mut multigrid_ebm::Learner, n: usize, seed: u64) -> Result<ImageSet, Error> {
     learner.reseed(seed);
     let start = learner.starting_colours(n);
-    let chain = on_pool(|| learner.sample(start, &mut |_, _, _| {}));
+    let chain = on_pool(|| learner.sample(start, None));
     let size = learner.config.image_size();
     let pixels = block_on(read(chain.last().expect("non-empty").clone()))?;
     Ok(ImageSet { size, pixels, names: (0..n).map(|i| format!("sample {i}")).collect() })
@@ -204,7 +204,7 @@ pub fn inpaint(args: InpaintArgs) -> Result<(), Error> {
     let dev = learner.device();
     let images = set.to_tensor(&dev);
     let known = Tensor::<4>::from_data(TensorData::new(known, [n, 1, size, size]), &dev);
-    let chain = on_pool(|| recover(&learner, images.clone(), known.clone(), &mut |_, _, _| {}));
+    let chain = on_pool(|| recover(&learner, images.clone(), known.clone(), None));
     let recovered = chain.last().expect("non-empty").clone();
     let errors = block_on(read(occluded_error(recovered.clone(), images.clone(), known.clone())))?;
     // The baseline every chain starts from: each occluded pixel filled with the mean colour of

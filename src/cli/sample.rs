@@ -31,7 +31,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         _ => c.cd_steps(),
     };
     let bar = ProgressBar::new(total as u64);
-    let chain = multigrid_ebm::device::on_pool(|| learner.sample(start, &mut |_, _, _| bar.inc(1)));
+    let chain = multigrid_ebm::device::on_pool(|| learner.sample(start, Some(&mut |_, _, _| bar.inc(1))));
     let paths = write_mosaics(&args.run.out, "synthesized", &chain)?;
     bar.finish_and_clear();
     for p in paths {

@@ -1,19 +1,17 @@
-//! `multigrid train`: learning with a progress bar, a JSON-lines log, periodic checkpoints
-//! and mosaics, resumable, and saved on Ctrl-C. The divergence guard (`multigrid_ebm::guard`)
-//! rolls a diverging run back to its last good state with a lower learning rate.
+//! `multigrid train`: a [`Session`] driven from the command line, with a progress bar, a
+//! JSON-lines log (one [`LogLine`] per step), periodic checkpoints and mosaics; resumable, and
+//! saved on Ctrl-C.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use multigrid_ebm::config::{GridConfig, Method};
-use multigrid_ebm::device::{block_on, on_pool};
-use multigrid_ebm::guard::{Guard, Guarded, Rule};
-use multigrid_ebm::learner::{GridStats, Iteration};
-use multigrid_ebm::{Config, Error, Learner, Overrides, checkpoint};
+use multigrid_ebm::device::block_on;
+use multigrid_ebm::session::{LogLine, log_up_to};
+use multigrid_ebm::{Config, Error, Overrides, Session, Step, checkpoint};
 
 use super::{BUNDLED_TRAIN, DeviceArg, create_dir, load_images, resolve_config, write_file, write_mosaics};
 
@@ -32,9 +30,6 @@ pub struct Args {
     /// Grid sizes, e.g. 1,4,16,32 (each divides the next).
     #[arg(long)]
     scales: Option<String>,
-    /// multigrid, cd or pcd.
-    #[arg(long)]
-    method: Option<Method>,
     /// Train until this many iterations in all (a resumed run continues up to it).
     #[arg(long, default_value_t = 1000)]
     iters: u64,
@@ -47,45 +42,8 @@ pub struct Args {
     /// (Langevin, optimiser, batch, method; not the nets).
     #[arg(long)]
     resume: bool,
-    #[arg(long)]
-    batch: Option<usize>,
-    /// Langevin steps T per grid.
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Langevin step size δ.
-    #[arg(long)]
-    delta: Option<f64>,
-    /// Adam learning rate.
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Normalisation: none or batch.
-    #[arg(long)]
-    norm: Option<String>,
-    /// α of an energy-magnitude penalty, α·(mean f(obs)² + mean f(syn)²), in every grid's loss
-    /// (0: the paper's loss).
-    #[arg(long)]
-    energy_penalty: Option<f64>,
-    /// Iterations over which the learning rate halves (0: constant, as in the official code).
-    #[arg(long)]
-    lr_half_life: Option<f64>,
-    /// Iterations at the full learning rate before it starts to halve.
-    #[arg(long)]
-    lr_constant_for: Option<u64>,
-    /// Decoupled weight decay λ: every parameter × (1 − lr·λ) before each Adam step (0: plain
-    /// Adam, as in the official code).
-    #[arg(long)]
-    weight_decay: Option<f64>,
-    /// The largest move of a pixel in one Langevin step, in grey levels (0: unbounded, as in the
-    /// official code).
-    #[arg(long)]
-    max_step: Option<f64>,
-    /// The largest energy scale ‖w ⊙ γ‖ of a grid's net: after each Adam step its fully connected
-    /// weights are shrunk back to it (0: free, as in the official code).
-    #[arg(long)]
-    energy_scale_cap: Option<f64>,
-    /// Add Langevin noise (on or off).
-    #[arg(long)]
-    noise: Option<String>,
+    #[command(flatten)]
+    settings: Overrides,
     /// Checkpoint and mosaics every this many iterations.
     #[arg(long, default_value_t = 100)]
     save_every: u64,
@@ -100,73 +58,45 @@ pub struct Args {
     device: DeviceArg,
 }
 
-/// The settings given on the command line over the preset's (or a resumed run's).
-fn overrides(args: &Args) -> Result<Overrides, Error> {
-    let noise = match args.noise.as_deref() {
-        None => None,
-        Some("on") => Some(true),
-        Some("off") => Some(false),
-        Some(n) => return Err(Error::Config(format!("--noise {n}: use on or off"))),
-    };
-    Ok(Overrides {
-        method: args.method,
-        batch: args.batch,
-        steps: args.steps,
-        delta: args.delta,
-        lr: args.lr,
-        noise,
-        norm: args.norm.as_deref().map(str::parse).transpose()?,
-        energy_penalty: args.energy_penalty,
-        lr_half_life: args.lr_half_life,
-        lr_constant_for: args.lr_constant_for,
-        weight_decay: args.weight_decay,
-        max_step: args.max_step,
-        energy_scale_cap: args.energy_scale_cap,
-    })
-}
-
-/// The configuration named by --preset, --config and --scales, with the flags over it.
+/// The configuration named by --preset, --config and --scales.
 fn named_config(args: &Args) -> Result<Config, Error> {
-    let config =
-        resolve_config(args.preset.as_deref().unwrap_or("small"), args.config.as_deref(), args.scales.as_deref())?;
-    config.with_overrides(&overrides(args)?)
+    resolve_config(args.preset.as_deref().unwrap_or("small"), args.config.as_deref(), args.scales.as_deref())
 }
 
-fn new_learner(args: &Args, device: &burn::tensor::Device) -> Result<Learner, Error> {
-    Learner::new(named_config(args)?, args.seed, device)
-}
-
-/// Where two configurations' nets differ, in words: their scales, or else the first grid whose
-/// layers differ (channels, kernel and stride of each).
-fn nets_apart(a: &Config, b: &Config) -> (String, String) {
-    if a.scales() != b.scales() {
-        return (format!("grids {:?}", a.scales()), format!("grids {:?}", b.scales()));
+/// A new run's session, or the folder's run resumed: its checkpoint and its log (cut to the
+/// checkpoint's iteration, so that iterations it never saved are logged once, when learned
+/// again), with the settings given now over its configuration. Other nets named by --preset,
+/// --scales or --config, and other settings in a --config file, are refused, not ignored.
+fn open_session(args: &Args, device: &burn::tensor::Device) -> Result<(Session, bool), Error> {
+    let checkpoint_path = args.out.join("checkpoint.bpk");
+    if !(args.resume && checkpoint_path.exists()) {
+        if args.resume {
+            eprintln!("no {} yet: starting a new run", checkpoint_path.display());
+        }
+        return Ok((Session::new(named_config(args)?.with_overrides(&args.settings)?, args.seed, device)?, false));
     }
-    let layers = |g: &GridConfig| {
-        let layers: Vec<String> =
-            g.layers.iter().map(|l| format!("{} {}×{}/{}", l.channels, l.kernel, l.kernel, l.stride)).collect();
-        format!("grid {} layers {}", g.size, layers.join(", "))
+    let learner = checkpoint::load(&checkpoint_path, device)?;
+    eprintln!("resuming {} at iteration {}", checkpoint_path.display(), learner.iteration);
+    let log_path = args.out.join("log.jsonl");
+    let log = match std::fs::read_to_string(&log_path) {
+        Ok(log) => log,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(format!("reading {}", log_path.display()), e)),
     };
-    let (x, y) = a.grids.iter().zip(&b.grids).find(|(x, y)| x != y).expect("nets that differ, at equal scales");
-    (layers(x), layers(y))
-}
-
-/// A resumed run keeps its checkpoint's configuration, with the settings given now over it.
-/// Nothing given is ignored: other nets (--preset, --scales, --config or --norm naming nets the
-/// checkpoint does not hold) are refused, and so are other settings in a --config file (give
-/// those as flags).
-fn apply_on_resume(args: &Args, learner: &mut Learner) -> Result<(), Error> {
-    let config = learner.config.clone().with_overrides(&overrides(args)?)?;
+    let (log, dropped) = log_up_to(&log, learner.iteration);
+    if dropped > 0 {
+        write_file(&log_path, log.as_bytes())?;
+        eprintln!(
+            "dropped the log's last {dropped} lines, past iteration {}: the interrupted run never saved them",
+            learner.iteration
+        );
+    }
+    let mut session = Session::resume(learner, &log);
     if args.preset.is_some() || args.config.is_some() || args.scales.is_some() {
         let named = named_config(args)?;
-        if named.grids != config.grids {
-            let (named, held) = nets_apart(&named, &config);
-            return Err(Error::Config(format!(
-                "the nets named by --preset/--config/--scales ({named}) are not the checkpoint's ({held}): a resumed \
-                 run keeps its nets; start a new run (another --out) to change them"
-            )));
-        }
-        if args.config.is_some() && named != config {
+        named.same_nets(session.config())?;
+        let wanted = session.config().with_overrides(&args.settings)?;
+        if args.config.is_some() && named.with_overrides(&args.settings)? != wanted {
             return Err(Error::Config(
                 "--config names settings other than the resumed run's: give the ones to change as flags \
                  (--lr, --steps, ...) on --resume"
@@ -174,68 +104,15 @@ fn apply_on_resume(args: &Args, learner: &mut Learner) -> Result<(), Error> {
             ));
         }
     }
-    if config.norm != learner.config.norm {
-        return Err(Error::Config(format!(
-            "--norm {}: a resumed run keeps its normalisation ({}); start a new run to change it",
-            config.norm.name(),
-            learner.config.norm.name()
-        )));
+    let before = session.config().clone();
+    if *session.apply(&args.settings)? != before {
+        eprintln!("resumed with the settings given now: {}", session.config().to_json());
     }
-    if config != learner.config {
-        eprintln!("resumed with the settings given now: {}", config.to_json());
-        learner.set_config(config);
-    }
-    Ok(())
+    Ok((session, true))
 }
 
-/// Cut a resumed run's log after the last line of the checkpoint's iteration: what follows was
-/// written by iterations the interrupted run never saved, which are about to be learned again.
-/// (Iteration numbers may repeat after a rollback, hence the last such line.) Returns the log as
-/// kept (empty if there is none) and how many lines were dropped; a log without that iteration
-/// is left as it is.
-fn trim_log(path: &Path, iteration: u64) -> Result<(String, usize), Error> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((String::new(), 0)),
-        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    let of = |line: &str| serde_json::from_str::<serde_json::Value>(line).ok()?.get("iteration")?.as_u64();
-    let Some(last) = lines.iter().rposition(|l| of(l) == Some(iteration)) else {
-        return Ok((text, 0));
-    };
-    let dropped = lines.len() - 1 - last;
-    if dropped == 0 {
-        return Ok((text, 0));
-    }
-    let kept: String = lines[..=last].iter().map(|l| format!("{l}\n")).collect();
-    write_file(path, kept.as_bytes())?;
-    Ok((kept, dropped))
-}
-
-/// Each iteration of a run's log with its grids' figures, oldest first, as the run ended up
-/// learning them: an iteration logged again after a rollback replaces the lines from it on.
-/// (For the guard of a resumed run: [`Guard::recall_gradients`].)
-fn logged_iterations(log: &str) -> Vec<(u64, Vec<GridStats>)> {
-    #[derive(serde::Deserialize)]
-    struct Line {
-        iteration: u64,
-        grids: Vec<GridStats>,
-    }
-    let mut learned: Vec<(u64, Vec<GridStats>)> = Vec::new();
-    for line in log.lines() {
-        // Events (rollbacks, warnings) have no iteration; they are not figures.
-        let Ok(Line { iteration, grids }) = serde_json::from_str(line) else { continue };
-        while learned.last().is_some_and(|(i, _)| *i >= iteration) {
-            learned.pop();
-        }
-        learned.push((iteration, grids));
-    }
-    learned
-}
-
-fn summary(it: &Iteration) -> String {
-    it.grids
+fn summary(grids: &[multigrid_ebm::learner::GridStats]) -> String {
+    grids
         .iter()
         .map(|g| match g.loss {
             Some(loss) => format!("g{} {:+.3e}", g.size, loss),
@@ -249,28 +126,15 @@ pub fn run(args: Args) -> Result<(), Error> {
     let device = args.device.create()?;
     create_dir(&args.out)?;
     let checkpoint_path = args.out.join("checkpoint.bpk");
-    let resumed = args.resume && checkpoint_path.exists();
-    let mut learner = if resumed {
-        let mut l = checkpoint::load(&checkpoint_path, &device)?;
-        eprintln!("resuming {} at iteration {}", checkpoint_path.display(), l.iteration);
-        apply_on_resume(&args, &mut l)?;
-        l
-    } else {
-        if args.resume {
-            eprintln!("no {} yet: starting a new run", checkpoint_path.display());
-        }
-        new_learner(&args, &device)?
-    };
-    let config = learner.config.clone();
+    let (mut session, resumed) = open_session(&args, &device)?;
+    let config = session.config().clone();
     write_file(&args.out.join("config.json"), config.to_json().as_bytes())?;
 
     let data_dir = args.data.clone().unwrap_or_else(|| PathBuf::from(BUNDLED_TRAIN));
-    let data = load_images(&data_dir, config.image_size())?;
-    let observed = data.to_tensor(&learner.device());
-    learner.set_observed_colours(&observed);
+    session.set_images(load_images(&data_dir, config.image_size())?)?;
     eprintln!(
         "{} images of {}×{} from {}; {} grids {:?}, {} parameters, method {}, T = {}, batch {}",
-        data.len(),
+        session.images().len(),
         config.image_size(),
         config.image_size(),
         data_dir.display(),
@@ -290,17 +154,6 @@ pub fn run(args: Args) -> Result<(), Error> {
     // A resumed run continues its log; a new one replaces the folder's run, log included (its
     // checkpoint is replaced at the first save).
     let log_path = args.out.join("log.jsonl");
-    let mut guard = Guard::new(&learner, Rule::default());
-    if resumed {
-        let (kept, dropped) = trim_log(&log_path, learner.iteration)?;
-        guard.recall_gradients(logged_iterations(&kept));
-        if dropped > 0 {
-            eprintln!(
-                "dropped the log's last {dropped} lines, past iteration {}: the interrupted run never saved them",
-                learner.iteration
-            );
-        }
-    }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(resumed)
@@ -314,71 +167,68 @@ pub fn run(args: Args) -> Result<(), Error> {
             .expect("a valid template")
             .progress_chars("=> "),
     );
-    bar.set_position(learner.iteration);
-    // One JSON line appended to the log; a message on the terminal, above the progress bar.
-    let mut append = |line: serde_json::Value| {
-        writeln!(log, "{line}").map_err(|e| Error::io(format!("writing {}", log_path.display()), e))
-    };
+    bar.set_position(session.iteration());
     let say = |message: String| if args.quiet { eprintln!("{message}") } else { bar.println(message) };
-
-    let save = |learner: &Learner, last: Option<&Iteration>| -> Result<(), Error> {
-        checkpoint::save(learner, &checkpoint_path)?;
-        if let Some(it) = last {
-            write_mosaics(&args.out, "observed", &it.observed)?;
-            write_mosaics(&args.out, "synthesized", &it.synthesized)?;
-        }
+    // The checkpoint, and the mosaics of what the last iteration showed.
+    let save = |session: &Session| -> Result<(), Error> {
+        checkpoint::save(session.learner(), &checkpoint_path)?;
+        write_mosaics(&args.out, "observed", &session.shown().observed)?;
+        write_mosaics(&args.out, "synthesized", &session.shown().synthesized)?;
         Ok(())
     };
 
-    let mut last: Option<Iteration> = None;
-    while learner.iteration < args.iters && !stop.load(Ordering::SeqCst) {
-        let batch = learner.pick_batch(&observed);
+    while session.iteration() < args.iters && !stop.load(Ordering::SeqCst) {
         let started = Instant::now();
-        let it = match on_pool(|| block_on(guard.learn(&mut learner, batch, &mut |_, _, _| {}))) {
-            Ok(Guarded::Learned(it)) => it,
-            Ok(Guarded::RolledBack { reason, to, lr, rollbacks_in_a_row }) => {
-                append(serde_json::json!({
-                    "event": "rollback", "reason": reason, "to": to, "lr": lr, "rollbacks_in_a_row": rollbacks_in_a_row,
-                }))?;
-                say(format!("rolled back to iteration {to} and lowered the learning rate to {lr:.3e}: {reason}"));
-                bar.set_position(learner.iteration);
-                continue;
-            }
+        let step = match block_on(session.step(0)) {
+            Ok(step) => step,
             Err(e) => {
                 bar.abandon();
-                save(&learner, last.as_ref())?;
+                save(&session)?;
                 eprintln!("the model's last good state is saved in {}", checkpoint_path.display());
                 return Err(e);
             }
         };
-        let seconds = started.elapsed().as_secs_f64();
-        if let Some(warning) = guard.take_warning() {
-            append(serde_json::json!({ "event": "warning", "message": warning }))?;
-            say(warning);
+        let line = LogLine { step, seconds: started.elapsed().as_secs_f64(), rss_mb: resident_mb() };
+        writeln!(log, "{}", line.to_json()).map_err(|e| Error::io(format!("writing {}", log_path.display()), e))?;
+        match line.step {
+            Step::Learned(learned) => {
+                let iteration = learned.iteration;
+                if let Some(warning) = learned.warning {
+                    say(warning);
+                }
+                bar.set_message(summary(&learned.grids));
+                bar.set_position(iteration);
+                if args.quiet && (iteration % args.save_every == 0 || iteration == 1) {
+                    eprintln!("iteration {iteration} ({:.2} s): {}", line.seconds, summary(&learned.grids));
+                }
+                if iteration % args.save_every == 0 {
+                    save(&session)?;
+                }
+                if args.snapshot_every.is_some_and(|n| iteration % n == 0) {
+                    checkpoint::save(session.learner(), &args.out.join(format!("checkpoint_{iteration}.bpk")))?;
+                }
+            }
+            Step::Rollback(r) => {
+                say(format!(
+                    "rolled back to iteration {} and lowered the learning rate to {:.3e}: {}",
+                    r.to, r.lr, r.reason
+                ));
+                bar.set_position(r.to);
+            }
+            Step::Stopped(stopped) => {
+                bar.abandon();
+                save(&session)?;
+                eprintln!("the model's last good state is saved in {}", checkpoint_path.display());
+                return Err(stopped.into());
+            }
         }
-        append(serde_json::json!({
-            "iteration": it.iteration, "seconds": seconds, "method": config.method.name(), "grids": it.grids,
-            "lr": learner.config.optimizer.lr_at(it.iteration - 1), "rss_mb": resident_mb(),
-        }))?;
-        bar.set_message(summary(&it));
-        bar.set_position(it.iteration);
-        if args.quiet && (it.iteration % args.save_every == 0 || it.iteration == 1) {
-            eprintln!("iteration {} ({seconds:.2} s): {}", it.iteration, summary(&it));
-        }
-        if it.iteration % args.save_every == 0 {
-            save(&learner, Some(&it))?;
-        }
-        if args.snapshot_every.is_some_and(|n| it.iteration % n == 0) {
-            checkpoint::save(&learner, &args.out.join(format!("checkpoint_{}.bpk", it.iteration)))?;
-        }
-        last = Some(it);
     }
     bar.finish();
-    save(&learner, last.as_ref())?;
+    save(&session)?;
     if stop.load(Ordering::SeqCst) {
-        eprintln!("interrupted: saved iteration {} to {}", learner.iteration, checkpoint_path.display());
+        eprintln!("interrupted: saved iteration {} to {}", session.iteration(), checkpoint_path.display());
     } else {
-        eprintln!("saved {} (iteration {})", checkpoint_path.display(), learner.iteration);
+        eprintln!("saved {} (iteration {})", checkpoint_path.display(), session.iteration());
     }
     Ok(())
 }
@@ -388,50 +238,4 @@ fn resident_mb() -> Option<f64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096.0 / 1e6)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{logged_iterations, nets_apart};
-    use multigrid_ebm::Config;
-
-    #[test]
-    fn nets_that_differ_only_in_layers_are_told_apart_by_their_layers() {
-        let small = Config::small();
-        let mut wider = small.clone();
-        wider.grids[1].layers[0].channels *= 2;
-        let (a, b) = nets_apart(&wider, &small);
-        let (c, k) = (small.grids[1].layers[0].channels, small.grids[1].layers[0].kernel);
-        assert!(a.starts_with(&format!("grid {} layers {} {k}×{k}", small.grids[1].size, 2 * c)), "{a}");
-        assert!(b.starts_with(&format!("grid {} layers {c} {k}×{k}", small.grids[1].size)), "{b}");
-        let (a, b) = nets_apart(&Config::tiny(), &small);
-        assert!(a.starts_with("grids [") && b.starts_with("grids ["), "{a} / {b}");
-        assert_ne!(a, b);
-    }
-
-    #[test]
-    fn a_logs_iterations_are_those_the_run_kept_after_its_rollbacks() {
-        let line = |i: u64, g: f64| {
-            serde_json::json!({"iteration": i, "seconds": 0.3, "grids": [
-                {"size": 4, "loss": 1.0, "recon_error": 9.0, "energy_observed": 2.0, "energy_synthesized": 3.0,
-                 "langevin_gradient": 1.0},
-                {"size": 16, "loss": 1.0, "recon_error": 9.0, "energy_observed": 2.0, "energy_synthesized": 3.0,
-                 "langevin_gradient": g}]})
-            .to_string()
-        };
-        let log = [
-            line(1, 10.0),
-            line(2, 20.0),
-            line(3, 30.0),
-            r#"{"event": "rollback", "to": 1}"#.to_string(),
-            line(2, 21.0),
-            "not json".to_string(),
-            line(3, 31.0),
-            line(4, 41.0),
-        ]
-        .join("\n");
-        let kept: Vec<(u64, Option<f32>)> =
-            logged_iterations(&log).into_iter().map(|(i, grids)| (i, grids[1].langevin_gradient)).collect();
-        assert_eq!(kept, vec![(1, Some(10.0)), (2, Some(21.0)), (3, Some(31.0)), (4, Some(41.0))]);
-    }
 }

@@ -3,11 +3,15 @@ import type { Method } from "./Method";
 import type { Norm } from "./Norm";
 
 /**
- * The settings a person may change on top of a preset or a checkpoint, the same for the CLI's
- * flags and the page's controls (JSON from the page: `{"steps": 30, "lr": 0.01}`; unset
- * fields keep the configuration's value). The architecture is not among them.
+ * The settings a person may change on top of a preset or a checkpoint: the command line's
+ * flags (`multigrid train --steps 30 --lr 0.01`) and the page's controls are this one struct.
+ * Unset fields keep the configuration's value; the architecture is not among them.
  */
-export type Overrides = { method?: Method, 
+export type Overrides = { 
+/**
+ * multigrid, cd or pcd.
+ */
+method?: Method, 
 /**
  * Batch size (observed images per learning iteration).
  */
@@ -25,32 +29,38 @@ delta?: number,
  */
 lr?: number, 
 /**
- * Iterations over which the learning rate halves ([`OptimizerConfig::lr_half_life`]);
- * 0 keeps it constant.
+ * Iterations over which the learning rate halves (0: constant, as in the official code).
  */
 lr_half_life?: number, 
 /**
- * Iterations at the full rate before the halving starts ([`OptimizerConfig::lr_constant_for`]).
+ * Iterations at the full learning rate before it starts to halve.
  */
 lr_constant_for?: number, 
 /**
- * Decoupled weight decay λ ([`OptimizerConfig::weight_decay`]); 0 is plain Adam.
+ * Decoupled weight decay λ: every parameter × (1 − lr·λ) before each Adam step (0: plain
+ * Adam, as in the official code).
  */
 weight_decay?: number, 
 /**
- * Langevin noise on or off.
+ * Langevin noise: on or off.
  */
 noise?: boolean, 
 /**
- * The largest move of a pixel in one Langevin step, grey levels
- * ([`LangevinConfig::max_step`]); 0 leaves it unbounded.
+ * The largest move of a pixel in one Langevin step, in grey levels (0: unbounded, as in the
+ * official code).
  */
-max_step?: number, norm?: Norm, 
+max_step?: number, 
 /**
- * α of the energy-magnitude penalty ([`Config::energy_penalty`]).
+ * Normalisation: none or batch (a new model only: a model keeps its nets).
+ */
+norm?: Norm, 
+/**
+ * α of an energy-magnitude penalty, α·(mean f(obs)² + mean f(syn)²), in every grid's loss
+ * (0: the paper's loss).
  */
 energy_penalty?: number, 
 /**
- * The largest energy scale ([`OptimizerConfig::energy_scale_cap`]); 0 leaves it free.
+ * The largest energy scale ‖w ⊙ γ‖ of a grid's net: after each Adam step its fully connected
+ * weights are shrunk back to it (0: free, as in the official code).
  */
 energy_scale_cap?: number, };

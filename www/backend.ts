@@ -1,0 +1,87 @@
+// Where the model runs: work that fails on WebGPU moves the model to the CPU backend, and at
+// start the page measures both backends (each in a worker of its own) and moves the model to
+// the faster one.
+import { fastest, measureBackends, summary } from './benchmark';
+import { WorkerClient } from './client';
+import { currentChoice } from './controls';
+import { addImages, loadBundled } from './datasets';
+import { type Backend, INPUT_ERROR_KINDS } from './protocol';
+import { store } from './store';
+import { $, enableModelControls, message, messageOf, stage, status, showBackend } from './ui';
+import { showModel } from './views';
+
+/** Run one piece of work; a failure becomes a message (and, on WebGPU, a move to the CPU). */
+export async function run<T>(work: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await work();
+  } catch (e) {
+    message(messageOf(e), 'error');
+    const kind = e instanceof Error ? e.name : 'Error';
+    if (store.model?.backend === 'webgpu' && !INPUT_ERROR_KINDS.has(kind)) {
+      await fallBackToCpu(`WebGPU failed (${messageOf(e)})`);
+    }
+    return undefined;
+  }
+}
+
+/** A fresh worker, which moves the model to the CPU if it dies. */
+export function newClient(): WorkerClient {
+  const client = new WorkerClient();
+  client.onCrash = (text) => void fallBackToCpu(`the model's worker stopped (${text})`);
+  return client;
+}
+
+/** Move the model to another backend, keeping its weights: the latest ones where the worker
+ *  still answers (a move by measurement), else those of the last finished iteration (a lost GPU
+ *  device, a crashed worker). Training that was running goes on there: the training loop sees
+ *  `store.fallbacks` change and does not stop. */
+export function moveModel(backend: Backend, reason: string, failure: boolean): Promise<void> {
+  store.moving ??= (async () => {
+    const where = backend === 'cpu' ? 'the CPU backend' : 'WebGPU';
+    enableModelControls(false, `Moving the model to ${where}`);
+    stage(`moving the model to ${where}`);
+    const current = failure ? null : await store.client.call({ kind: 'export', format: 'bpk' }).catch(() => null);
+    const weights = current?.bytes ?? store.lastWeights?.slice(0) ?? null;
+    store.client.terminate();
+    store.client = newClient();
+    const { threads, debug } = store.url;
+    const info = await store.client.call({ kind: 'start', backend, threads, debug, choice: currentChoice(), weights });
+    if (failure) message(`${reason}: continuing on ${where} from iteration ${info.iteration}.`, 'error');
+    else message(`${reason}: the model moved to ${where} at iteration ${info.iteration}.`);
+    showModel({ ...info, fallbackReason: failure ? reason : null });
+    const files = store.addedFiles;
+    store.addedFiles = [];
+    await (files.length > 0 ? addImages(files) : loadBundled());
+    status(`on ${where} from iteration ${info.iteration}`);
+    enableModelControls(true);
+    store.fallbacks++;
+  })().finally(() => (store.moving = null));
+  return store.moving;
+}
+
+export function fallBackToCpu(reason: string): Promise<void> {
+  return moveModel('cpu', reason, true);
+}
+
+/** Backend by measurement (when none is forced with ?backend= and a WebGPU adapter exists):
+ *  time Langevin steps of the current preset on the wasm CPU backend and on WebGPU, each in a
+ *  worker of its own, and move the model to the faster one. The badge names both figures. */
+export async function chooseBackendByMeasurement() {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  const model = store.model;
+  if (store.url.backend !== 'auto' || !gpu || !model) return;
+  const adapter = await gpu.requestAdapter().catch(() => null);
+  if (!adapter) return;
+  const runs = [{ preset: currentChoice().preset, grid: model.scales[model.scales.length - 1], batch: model.config.batch_size }];
+  stage('measuring the backends');
+  const results = await measureBackends(['cpu', 'webgpu'], runs, 2, store.url.threads);
+  store.measured = summary(results);
+  $('backend').dataset.measured = JSON.stringify(results.map((m) => ({ backend: m.backend, ms: m.rows[0]?.langevin_step_ms ?? null })));
+  const best = fastest(results);
+  if (best && store.model && best.backend !== store.model.backend) {
+    await moveModel(best.backend, `measured faster (${store.measured})`, false);
+  } else if (store.model) {
+    showBackend(store.model);
+    status(`measured: ${store.measured}`);
+  }
+}

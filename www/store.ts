@@ -1,0 +1,34 @@
+// The page's run state, in one place: every module that changes what the page is doing changes
+// it here, and nothing else at module level is mutable.
+import type { WorkerClient } from './client';
+import { readUrl } from './address';
+import type { NamedBlob } from './images';
+import type { ModelInfo } from './protocol';
+
+export const store = {
+  /** What the address bar asked for when the page opened (its dataset may change to "own"). */
+  url: readUrl(),
+  /** The worker that holds the model (made at start by `newClient`, and again when the model
+   *  moves to another backend). */
+  client: undefined as unknown as WorkerClient,
+  /** The model as the worker last described it; null until it has started. */
+  model: null as ModelInfo | null,
+  playing: false,
+  /** The weights of the last finished iteration (kept on WebGPU), for a move after a failure. */
+  lastWeights: null as ArrayBuffer | null,
+  /** Moves to another backend so far: a training loop that sees it change goes on there. */
+  fallbacks: 0,
+  moving: null as Promise<void> | null,
+  /** The backends' measured speeds, as the badge names them ('' until measured). */
+  measured: '',
+  /** Every file added since the last "Clear images", to add again after a move. */
+  addedFiles: [] as NamedBlob[],
+  /** Image loads in flight (Train says so instead of "add some images"). */
+  imagesLoading: 0,
+  /** Seconds of the last iterations, for the it/s figure. */
+  recentSeconds: [] as number[],
+  /** Whether the page said that autosave is off (it says so once). */
+  storageTold: false,
+  /** The timer of the status line's running stage, if one runs. */
+  stageTimer: undefined as ReturnType<typeof setInterval> | undefined,
+};
