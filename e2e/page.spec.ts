@@ -99,6 +99,7 @@ test('settings live in the URL and the controls work from the keyboard on a narr
   await openPage(page, '?preset=tiny&steps=7&lr=0.05&method=pcd&seed=9');
   await expect(page.locator('#steps')).toHaveValue('7');
   await expect(page.locator('#method')).toHaveValue('pcd');
+  await page.locator('#more > summary').click(); // on a phone the settings are a panel to open
   await page.fill('#delta', '0.4');
   await page.locator('#delta').press('Enter');
   await page.locator('#delta').blur();

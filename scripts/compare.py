@@ -16,6 +16,9 @@ and matplotlib (.venv/bin/pip install matplotlib==3.10.8).
 import argparse, json, os, shutil, statistics, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import provenance  # noqa: E402
+
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 # MULTIGRID_BIN: a copy of the binary, so that a long run is not changed by a rebuild under it.
 BIN = os.environ.get("MULTIGRID_BIN") or os.path.join(ROOT, "target", "release", "multigrid")
@@ -54,7 +57,8 @@ def train_and_evaluate(a, dataset, method, seed, env):
     preset, train, *_ = data = DATASETS[dataset]
     out = run_dir(a, dataset, method, seed)
     saved = os.path.join(out, "curve.json")
-    key = {"preset": preset, "data": train, "method": method, "seed": seed, "chunk": a.chunk}
+    key = {"preset": preset, "data": train, "method": method, "seed": seed, "chunk": a.chunk,
+           **({"samples": a.samples} if a.samples else {})}
     kept = json.load(open(saved)) if os.path.exists(saved) else None
     curve = []
     if kept and kept["key"] == key:
@@ -66,7 +70,7 @@ def train_and_evaluate(a, dataset, method, seed, env):
             continue
         run("train", "--preset", preset, "--data", os.path.join(ROOT, train), "--method", method, "--seed", str(seed),
             "--iters", str(done), "--out", out, "--resume", "--quiet", "--save-every", str(a.chunk), env=env)
-        curve.append({"iteration": done, **evaluate(os.path.join(out, "checkpoint.bpk"), env=env, data=data)})
+        curve.append({"iteration": done, **evaluate(os.path.join(out, "checkpoint.bpk"), env=env, data=data, n=a.samples)})
         json.dump({"key": key, "curve": curve}, open(saved, "w"), indent=1)
     log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))][: a.iters]
     return {
@@ -129,6 +133,7 @@ def main():
     p.add_argument("--runs", default=os.path.join(ROOT, "runs", "compare"))
     p.add_argument("--report", default=os.path.join(ROOT, "reports"))
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once")
+    p.add_argument("--samples", type=int, help="samples scored per evaluation (default: one per training image)")
     p.add_argument("--methods", default=",".join(m for m, _ in METHODS), help="train only these (with --train-only)")
     p.add_argument("--train-only", action="store_true", help="train and evaluate, but write no report")
     a = p.parse_args()
@@ -157,8 +162,8 @@ def main():
     json.dump({"iters": a.iters, "seeds": seeds, "datasets": raw}, open(os.path.join(figures, "results.json"), "w"), indent=1)
     text = f"""# Multigrid vs CD vs persistent CD
 
-Produced by `scripts/compare.py --datasets {a.datasets} --iters {a.iters} --chunk {a.chunk} --seeds {a.seeds}`:
-for each dataset, its preset's nets, Adam and batch for every method, and the same Langevin budget per
+{chr(10).join(provenance.block())}
+For each dataset, its preset's nets, Adam and batch for every method, and the same Langevin budget per
 iteration: T steps on each grid for multigrid, T × (number of grids) steps on the finest grid for CD
 (chains from the observed images) and persistent CD (chains carried over from the previous
 iteration); so a multi-grid iteration costs less, as only T of its steps are on the finest grid. Each

@@ -12,7 +12,10 @@ of its image's known pixels, where every chain starts) and mosaics in reports/re
 Trained models are kept in runs/recovery/METHOD-seedS and reused when their iteration count
 matches (delete the folder to retrain). Needs a release build (cargo build --release).
 """
-import argparse, json, os, shutil, statistics, subprocess
+import argparse, json, os, shutil, statistics, subprocess, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import provenance  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 BIN = os.path.join(ROOT, "target", "release", "multigrid")
@@ -80,9 +83,7 @@ def main():
     lines = [
         "# Recovery of occluded pixels: multi-grid vs CD vs persistent CD",
         "",
-        f"Produced by `scripts/recovery.py --preset {a.preset} --iters {a.iters} --seeds {a.seeds} --n {a.n}` "
-        "(one command: it trains the three models, or reuses them, and recovers).",
-        "",
+        *provenance.block(),
         f"The paper's experiment (Table 3 there, on other data): {a.n} held-out textures "
         f"(`data/textures/held-out`, never seen in training) are occluded by three masks and recovered "
         f"by models of the `{a.preset}` preset trained for {a.iters} iterations on the training textures with the same "

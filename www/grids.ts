@@ -97,6 +97,11 @@ export class GridView {
       const block = document.createElement('div');
       block.className = 'grid-block';
       block.dataset.size = String(size);
+      // Large grids' images are drawn at their own size or more (style.css).
+      if (size >= 32) {
+        block.dataset.large = '';
+        block.style.setProperty('--px', `${size}px`);
+      }
       const title = document.createElement('h3');
       title.innerHTML =
         k === 0

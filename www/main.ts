@@ -42,6 +42,10 @@ async function reset() {
 }
 
 function bindControls() {
+  // Settings, images and weights: open on a wide screen, a panel the visitor opens on a phone.
+  const wide = matchMedia('(min-width: 641px)');
+  $<HTMLDetailsElement>('more').open = wide.matches;
+  wide.addEventListener('change', (e) => ($<HTMLDetailsElement>('more').open = e.matches));
   $('train').onclick = () => (store.playing ? setPlaying(false) : void play());
   $('step').onclick = async () => {
     if (!store.playing) await learnOnce();

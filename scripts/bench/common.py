@@ -109,10 +109,10 @@ def table(*columns):
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
-def write_report(name, figures):
-    """Writes reports/`name`: `figures`, then NOTES_MARKER and whatever the report already held
-    below it. Prints and returns the whole report."""
-    path = os.path.join(ROOT, "reports", name)
+def write_report(name, figures, folder=None):
+    """Writes `name` in reports/ (or `folder`): `figures`, then NOTES_MARKER and whatever the
+    report already held below it. Prints and returns the whole report."""
+    path = os.path.join(folder or os.path.join(ROOT, "reports"), name)
     notes = NOTES_MARKER + "\n"
     if os.path.exists(path):
         old = open(path).read()

@@ -6,10 +6,11 @@ the peak rate of this CPU, memory over 1,000 training iterations, and the browse
 
 PyTorch: --python's python must import torch; without --python, .venv-bench is made with
 `pip install torch` (the PyPI wheel for Linux pulls CUDA libraries, several GB, but runs on CPU)."""
-import json, os, platform, re, subprocess
+import json, os, platform, re, subprocess, sys
 
+from .. import provenance
 from .common import (BIN, OPS, REFERENCE, ROOT, bench_cmd, browser, build_cli, last_json, median_row, op_name,
-                     python_with_torch, sh, table, write_report)
+                     python_with_torch, query, sh, table, write_report)
 
 HELP = "Burn's CPU backend against PyTorch on the CPU, and the page (reports/bench.md)"
 
@@ -22,6 +23,10 @@ def arguments(p):
                         "(this shared machine's speed drifts, by up to ±30%% on the small rows)")
     p.add_argument("--python", help="a python that imports torch (default: .venv-bench, made when missing)")
     p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--report-dir", help="write the report here instead of reports/")
+    p.add_argument("--smoke", action="store_true",
+                   help="a quick end-to-end run of this script (batch 16 only, one round, 20 training iterations, "
+                        "no browser, no PyTorch: its columns repeat ours); for a report elsewhere than reports/")
 
 
 def cpu_peak(threads):
@@ -61,16 +66,19 @@ print(best)
 
 
 def rss_log(path):
-    return [json.loads(line)["rss_mb"] for line in open(path)]
+    """Resident memory at each learned iteration of a run's log (its other lines are events)."""
+    lines = [json.loads(line) for line in open(path)]
+    return [l["rss_mb"] for l in lines if l.get("event", "learned") == "learned" and "rss_mb" in l]
 
 
-def memory_over_iterations(iters=1000):
+def memory_over_iterations(iters=1000, folder=None):
     """Resident memory of `multigrid train --preset tiny` over `iters` iterations, from its log."""
-    out = os.path.join(ROOT, "runs", "bench-memory")
+    out = os.path.join(folder or os.path.join(ROOT, "runs"), "bench-memory")
     sh([BIN, "train", "--preset", "tiny", "--iters", str(iters), "--seed", "1", "--out", out,
         "--quiet", "--save-every", str(iters)], capture=False)
     rss = rss_log(os.path.join(out, "log.jsonl"))
-    return {"iters": iters, "after_10": rss[9], "after_100": rss[99], "last": rss[-1], "max": max(rss)}
+    at = lambda n: rss[min(n, len(rss)) - 1]  # noqa: E731
+    return {"iters": iters, "after_10": at(10), "after_100": at(100), "last": rss[-1], "max": max(rss)}
 
 
 def browser_bench(reps):
@@ -112,14 +120,16 @@ def pretrained_memory_note():
 
 def measure(a, py):
     """Every round's rows, ours and PyTorch's, alternating; one row per (norm, grid, batch) with the
-    medians over rounds; and PyTorch's version."""
+    medians over rounds; and PyTorch's version. (A smoke run has no PyTorch: py is None.)"""
     env = dict(os.environ, RAYON_NUM_THREADS=str(a.threads), OMP_NUM_THREADS=str(a.threads))
+    grids, batches = ("16,64", "16") if a.smoke else ("16,64", "16,100")
     rounds = {}  # (norm, grid, batch) -> every round's row, ours and PyTorch's
     for _ in range(a.rounds):
         for norm in ("none", "batch"):
-            ours = json.loads(sh(bench_cmd(BIN, "16,64", "16,100", norm, a.reps), env=env))
-            theirs = json.loads(sh([py, REFERENCE, "bench", "--grids", "16,64", "--batches", "16,100", "--threads", str(a.threads),
-                                    "--norm", norm, "--json"], env=env))
+            ours = json.loads(sh(bench_cmd(BIN, grids, batches, norm, a.reps), env=env))
+            theirs = json.loads(sh([py, REFERENCE, "bench", "--grids", grids, "--batches", batches, "--threads", str(a.threads),
+                                    "--norm", norm, "--json"], env=env)) if py else {"rows": ours["rows"], "meta": {
+                                        "torch": "not measured (a smoke run: its columns repeat ours)"}}
             torch_version = theirs["meta"]["torch"]
             for o in ours["rows"]:
                 t = next(r for r in theirs["rows"] if r["grid"] == o["grid"] and r["batch"] == o["batch"])
@@ -136,8 +146,8 @@ def render(a, rows, peak, theoretical, memory, browser, browser_note, torch_vers
     lines = [
         "# Benchmark: multigrid-ebm (Burn, CPU) vs PyTorch on the same nets",
         "",
-        f"Produced by `npm run bench -- cpu --threads {a.threads} --reps {a.reps} --rounds {a.rounds}` on {peak['model']} ({a.threads} threads), "
-        f"{platform.system()} {platform.machine()}; PyTorch {torch_version}; release build; the same thread count for both. "
+        *provenance.block(browser=query(["chromium", "--version"]) if browser else None),
+        f"`multigrid bench` with {a.threads} threads; PyTorch {torch_version}; release build; the same thread count for both. "
         f"Each figure is the median over {a.rounds} rounds that alternate ours and PyTorch in this one run, each round "
         f"timing the median of {a.reps} repetitions after a warm-up; the last column shows how far the rounds' own ratios "
         "spread (the machine is shared). Paper architectures (model.py), random inputs in [0, 255].",
@@ -193,16 +203,21 @@ def render(a, rows, peak, theoretical, memory, browser, browser_note, torch_vers
 
 
 def main(a):
+    if a.smoke and not a.report_dir:
+        sys.exit("--smoke writes elsewhere than reports/: give --report-dir")
+    if a.smoke:
+        a.rounds, a.reps, a.no_browser = 1, 1, True
     a.rounds = max(a.rounds, 1)
     build_cli()
-    py = python_with_torch(a.python)
+    py = None if a.smoke else python_with_torch(a.python)
     rows, torch_version = measure(a, py)
     peak = cpu_peak(a.threads)
-    peak["sgemm_gflops"] = measured_sgemm(py, a.threads)
+    peak["sgemm_gflops"] = measured_sgemm(py, a.threads) if py else 0.0
     theoretical = peak["gflops"]
     peak["gflops"] = max(theoretical, peak["sgemm_gflops"])
-    memory = memory_over_iterations()
+    memory = memory_over_iterations(20 if a.smoke else 1000, a.report_dir)
     browser, browser_note = (None, "skipped (--no-browser)") if a.no_browser else browser_bench(3)
-    write_report("bench.md", render(a, rows, peak, theoretical, memory, browser, browser_note, torch_version))
-    with open(os.path.join(ROOT, "reports", "bench.json"), "w") as f:
+    folder = a.report_dir or os.path.join(ROOT, "reports")
+    write_report("bench.md", render(a, rows, peak, theoretical, memory, browser, browser_note, torch_version), folder)
+    with open(os.path.join(folder, "bench.json"), "w") as f:
         json.dump({"peak": peak, "rows": rows, "memory": memory, "browser": browser}, f, indent=1)
