@@ -40,7 +40,8 @@ export default defineConfig({
   projects: [
     {
       name: 'cpu',
-      testIgnore: /webgpu\.spec/,
+      // The Firefox suite (e2e/firefox/) runs under node --test, with puppeteer-core.
+      testIgnore: [/webgpu\.spec/, /firefox\//],
       use: { launchOptions: { executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: chromiumArgs } },
     },
     {

@@ -39,6 +39,7 @@ try {
       const wasm = await window.multigridMemory();
       return {
         iteration: Number(document.body.dataset.iteration),
+        rollbacks: Number(document.body.dataset.rollbacks ?? 0),
         playing: document.body.dataset.playing === 'true',
         allBytes: m.bytes,
         wasmBytes: wasm.wasmBytes,
@@ -57,9 +58,9 @@ try {
 const warm = samples.find((s) => s.minute >= Math.min(5, samples.length)) ?? samples[0];
 const last = samples.at(-1);
 const growth = { all: last.allBytes / warm.allBytes, wasm: last.wasmBytes / warm.wasmBytes };
-console.log('| minute | iteration | page and workers (MB) | wasm memory (MB) |');
-console.log('|---|---|---|---|');
-for (const s of samples) console.log(`| ${s.minute} | ${s.iteration} | ${(s.allBytes / 1e6).toFixed(1)} | ${(s.wasmBytes / 1e6).toFixed(1)} |`);
+console.log('| minute | iteration | rollbacks so far | page and workers (MB) | wasm memory (MB) |');
+console.log('|---|---|---|---|---|');
+for (const s of samples) console.log(`| ${s.minute} | ${s.iteration} | ${s.rollbacks} | ${(s.allBytes / 1e6).toFixed(1)} | ${(s.wasmBytes / 1e6).toFixed(1)} |`);
 console.log(`from minute ${warm.minute} to ${last.minute}: page and workers ×${growth.all.toFixed(3)}, wasm ×${growth.wasm.toFixed(3)}; errors: ${errors.length ? errors.join(' | ') : 'none'}`);
 console.log(JSON.stringify({ query: values.query, samples, growth, errors }));
 const flat = growth.all <= 1.2 && growth.wasm <= 1.2;

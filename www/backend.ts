@@ -5,7 +5,8 @@ import { fastest, measureBackends, summary } from './benchmark';
 import { WorkerClient } from './client';
 import { currentChoice } from './controls';
 import { addImages, loadBundled } from './datasets';
-import { type Backend, INPUT_ERROR_KINDS } from './protocol';
+import { LIMITS, TimeoutError, within } from './limits';
+import { type Backend, type BackendChoice, type Choice, INPUT_ERROR_KINDS, type ModelInfo } from './protocol';
 import { store } from './store';
 import { $, enableModelControls, message, messageOf, stage, status, showBackend } from './ui';
 import { showModel } from './views';
@@ -28,7 +29,40 @@ export async function run<T>(work: () => Promise<T>): Promise<T | undefined> {
 export function newClient(): WorkerClient {
   const client = new WorkerClient();
   client.onCrash = (text) => void fallBackToCpu(`the model's worker stopped (${text})`);
+  client.onProgress = (step) => stage(`starting the model: ${step}`);
   return client;
+}
+
+/** Start the model in the worker. A start that overruns its time limit (a step that waits
+ *  forever on the browser) is given up: a thread pool that did not start is tried once more in a
+ *  fresh worker (in Firefox, creating a pool worker from a worker now and then blocks for good),
+ *  and then the model starts on the single-threaded CPU build; the badge names the step. */
+export async function startModel(backend: BackendChoice, choice: Choice, weights: ArrayBuffer | null): Promise<ModelInfo> {
+  const { threads, debug } = store.url;
+  const kept = weights?.slice(0) ?? null;
+  let overran: TimeoutError | null = null;
+  let tries = 0;
+  for (const attempt of [1, 2]) {
+    tries = attempt;
+    const client = store.client;
+    const late = new Promise<never>((_, reject) => (client.onOverrun = (step, seconds) => reject(new TimeoutError(step, seconds))));
+    try {
+      const bytes = attempt === 1 ? weights : (kept?.slice(0) ?? null);
+      const starting = client.call({ kind: 'start', backend, threads, debug, choice, weights: bytes }, bytes ? [bytes] : []);
+      return await Promise.race([within(starting, LIMITS.start, 'start-up'), late]);
+    } catch (e) {
+      if (!(e instanceof TimeoutError)) throw e;
+      overran = e;
+      client.terminate();
+      store.client = newClient();
+      if (!e.step.startsWith('starting the thread pool')) break;
+    } finally {
+      client.onOverrun = () => {};
+    }
+  }
+  const info = await store.client.call({ kind: 'start', backend: 'cpu', threads: 1, debug, choice, weights: kept });
+  const again = tries > 1 ? ', twice' : '';
+  return { ...info, fallbackReason: `${overran!.message}${again}: the single-threaded CPU build runs instead`, threadsReason: null };
 }
 
 /** Move the model to another backend, keeping its weights: the latest ones where the worker
@@ -44,8 +78,7 @@ export function moveModel(backend: Backend, reason: string, failure: boolean): P
     const weights = current?.bytes ?? store.lastWeights?.slice(0) ?? null;
     store.client.terminate();
     store.client = newClient();
-    const { threads, debug } = store.url;
-    const info = await store.client.call({ kind: 'start', backend, threads, debug, choice: currentChoice(), weights });
+    const info = await startModel(backend, currentChoice(), weights);
     if (failure) message(`${reason}: continuing on ${where} from iteration ${info.iteration}.`, 'error');
     else message(`${reason}: the model moved to ${where} at iteration ${info.iteration}.`);
     showModel({ ...info, fallbackReason: failure ? reason : null });
@@ -70,7 +103,7 @@ export async function chooseBackendByMeasurement() {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   const model = store.model;
   if (store.url.backend !== 'auto' || !gpu || !model) return;
-  const adapter = await gpu.requestAdapter().catch(() => null);
+  const adapter = await within(gpu.requestAdapter(), LIMITS.adapter, 'requestAdapter()').catch(() => null);
   if (!adapter) return;
   const runs = [{ preset: currentChoice().preset, grid: model.scales[model.scales.length - 1], batch: model.config.batch_size }];
   stage('measuring the backends');

@@ -3,6 +3,7 @@
 // step and update of one grid's net (`multigrid bench`'s row, through the library's `bench`).
 // Used once at start-up to pick the faster backend, and by the Benchmark panel on demand.
 import { WorkerClient } from './client';
+import { LIMITS, within } from './limits';
 import type { Backend, BenchRow, BenchRun, ProbeResult } from './protocol';
 
 /** One backend's figures, or why it could not be measured. */
@@ -21,7 +22,7 @@ export async function measureBackends(backends: Backend[], runs: BenchRun[], rep
   for (const backend of backends) {
     const worker = new WorkerClient();
     try {
-      const r: ProbeResult = await worker.call({ kind: 'probe', backend, threads, runs, reps });
+      const r: ProbeResult = await within(worker.call({ kind: 'probe', backend, threads, runs, reps }), LIMITS.probe, `measuring ${backend}`);
       out.push({ backend, label: r.label, rows: r.rows, error: null });
     } catch (e) {
       out.push({ backend, label: backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)', rows: [], error: e instanceof Error ? e.message : String(e) });

@@ -3,7 +3,7 @@
 // to resume, and the backend chosen by measurement.
 import './style.css';
 import { writeUrl } from './address';
-import { chooseBackendByMeasurement, newClient, run } from './backend';
+import { chooseBackendByMeasurement, newClient, run, startModel } from './backend';
 import { SETTING_CONTROLS, currentChoice, fillControls } from './controls';
 import { addImages, bundledDataset, chooseDataset, clearImages, loadBundled } from './datasets';
 import { type Dataset, acceptDrops } from './images';
@@ -99,7 +99,7 @@ async function boot() {
   // The tour needs no model: it starts while the wasm loads (its steps outline the grids once drawn).
   views.tour.showOnFirstVisit();
   enableModelControls(false, 'Waiting for the model to start');
-  const { backend, threads, debug, choice } = store.url;
+  const { backend, choice } = store.url;
   const where = backend === 'cpu' ? 'the CPU backend' : backend === 'webgpu' ? 'WebGPU' : 'WebGPU or the CPU backend';
   stage(`starting the model: loading the wasm and ${where}`);
   const started = performance.now();
@@ -107,7 +107,7 @@ async function boot() {
   store.lastWeights = weights?.slice(0) ?? null;
   let info: ModelInfo;
   try {
-    info = await store.client.call({ kind: 'start', backend, threads, debug, choice, weights }, weights ? [weights] : []);
+    info = await startModel(backend, choice, weights);
   } catch (e) {
     const why = `The model could not start: ${messageOf(e)}`;
     status('');

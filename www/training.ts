@@ -43,6 +43,7 @@ async function showLearned(r: Replies['learn'], seconds: number) {
   if (step.event === 'rollback') {
     // The divergence guard went back to a good state with a lower learning rate.
     setIteration(step.to);
+    document.body.dataset.rollbacks = String(Number(document.body.dataset.rollbacks ?? 0) + 1);
     message(`Rolled back to iteration ${step.to}, learning rate lowered to ${step.lr.toPrecision(3)}: ${step.reason}.`);
     if (r.config && store.model) {
       store.model.config = r.config;

@@ -6,6 +6,7 @@ import type { Session } from './pkg/multigrid_ebm.js';
 import wasmUrl from './pkg/multigrid_ebm_bg.wasm?url';
 import wasmThreadsUrl from './pkg-threads/multigrid_ebm_bg.wasm?url';
 import type { Backend, BackendChoice, BenchRun, Choice, Envelope, Frame, GridImages, ModelInfo, ProbeResult, Replies, Reply, Request } from './protocol';
+import { LIMITS, within } from './limits';
 import type { Debug } from './worker-debug';
 
 /** The wasm bindings: the threaded build (scripts/build-wasm --threads) where the page is
@@ -35,15 +36,25 @@ const state = {
 const wasm = (): Wasm => state.wasm!;
 const session = (): Session => state.session!;
 
+/** Tell the page which step of start-up this worker is on, and how long it may take: the page
+ *  shows it, and if the step overruns (a step that blocks this worker's thread cannot time itself
+ *  out) gives this worker up for one that starts otherwise. */
+function progress(step: string, limit: number | null = null) {
+  (self as unknown as Worker).postMessage({ progress: step, limit });
+}
+
 async function loadWasm(requested: number | null, forWebgpu: boolean) {
   const wanted = Math.max(1, Math.floor(requested ?? navigator.hardwareConcurrency ?? 1));
   if (forWebgpu) {
     state.threadsReason = 'the model runs on WebGPU';
   } else if (wanted > 1 && self.crossOriginIsolated) {
     try {
-      const threaded = (await import('./pkg-threads/multigrid_ebm.js')) as unknown as Wasm;
-      state.memory = (await threaded.default({ module_or_path: wasmThreadsUrl })).memory;
-      await threaded.initThreadPool!(wanted);
+      progress('loading the threaded build', LIMITS.threads);
+      const threaded = await within(import('./pkg-threads/multigrid_ebm.js') as Promise<unknown> as Promise<Wasm>, LIMITS.threads, 'loading the threaded build');
+      progress('compiling the threaded build', LIMITS.threads);
+      state.memory = (await within(threaded.default({ module_or_path: wasmThreadsUrl }), LIMITS.threads, 'compiling the threaded build')).memory;
+      progress(`starting the thread pool (${wanted} threads)`, LIMITS.threads);
+      await within(threaded.initThreadPool!(wanted), LIMITS.threads, 'the thread pool');
       [state.wasm, state.threads, state.threadsReason] = [threaded, wanted, null];
       return;
     } catch (e) {
@@ -54,6 +65,7 @@ async function loadWasm(requested: number | null, forWebgpu: boolean) {
   } else {
     state.threadsReason = 'the page is not cross-origin isolated yet (reload once: the service worker isolates it)';
   }
+  progress('loading the wasm');
   const single = (await import('./pkg/multigrid_ebm.js')) as unknown as Wasm;
   state.memory = (await single.default({ module_or_path: wasmUrl })).memory;
   [state.wasm, state.threads] = [single, 1];
@@ -64,14 +76,15 @@ async function findAdapter(): Promise<{ name: string; software: boolean } | { re
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return { reason: 'this browser has no WebGPU (navigator.gpu is undefined)' };
   try {
-    const adapter = await gpu.requestAdapter();
+    progress('asking for a WebGPU adapter', LIMITS.adapter);
+    const adapter = await within(gpu.requestAdapter(), LIMITS.adapter, 'requestAdapter()');
     if (!adapter) return { reason: 'WebGPU found no adapter (requestAdapter() returned null)' };
     const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
     const name = [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' ') || 'unnamed adapter';
     const software = !!(info?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter);
     return { name: software ? `${name} (software)` : name, software };
   } catch (e) {
-    return { reason: `requestAdapter() failed: ${String(e)}` };
+    return { reason: e instanceof Error && e.name === 'TimeoutError' ? e.message : `requestAdapter() failed: ${String(e)}` };
   }
 }
 
@@ -127,10 +140,13 @@ async function start(choice: BackendChoice, threads: number | null, debug: boole
   // WebGPU runs in the single-threaded build (the threaded one has none: see Cargo.toml).
   await loadWasm(backend === 'webgpu' ? 1 : threads, backend === 'webgpu');
   try {
-    replaceSession(await makeSession(backend, model, weights));
+    progress(backend === 'webgpu' ? 'starting the model on WebGPU' : 'starting the model', backend === 'webgpu' ? LIMITS.device : null);
+    const starting = makeSession(backend, model, weights);
+    replaceSession(backend === 'webgpu' ? await within(starting, LIMITS.device, 'the WebGPU device') : await starting);
   } catch (e) {
     if (backend !== 'webgpu') throw e;
     state.fallbackReason = `WebGPU failed to start (${messageOf(e)})`;
+    progress('starting the model on the CPU backend');
     replaceSession(await makeSession('cpu', model, weights));
   }
   return info();

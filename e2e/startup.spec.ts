@@ -1,0 +1,56 @@
+import { expect, test } from '@playwright/test';
+import { iteration, openPage } from './helpers';
+
+// Every step of start-up that waits on the browser has a time limit; a step that overruns gives
+// way to what works, and the badge says which step it was.
+
+/** navigator.gpu whose requestAdapter() never settles, in the page and in its workers. */
+const NEVER = `(() => {
+  const gpu = { requestAdapter: () => new Promise(() => {}), getPreferredCanvasFormat: () => 'bgra8unorm' };
+  Object.defineProperty(Object.getPrototypeOf(navigator), 'gpu', { get: () => gpu, configurable: true });
+})();
+`;
+
+test('a WebGPU adapter request that never answers: the model starts on the CPU and the badge says so', async ({ page }) => {
+  await page.addInitScript(NEVER);
+  await page.route(/\/assets\/worker-[^/]*\.js$/, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: NEVER + (await response.text()) });
+  });
+  const started = Date.now();
+  await openPage(page);
+  await expect(page.locator('#backend')).toHaveAttribute('data-backend', 'cpu');
+  await expect(page.locator('#backend')).toContainText('requestAdapter() did not finish within 10 s');
+  console.log(`start-up with a hanging adapter request: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const before = await iteration(page);
+  await page.click('#step');
+  await expect.poll(() => iteration(page), { timeout: 60_000 }).toBe(before + 1);
+  await expect(page.locator('#messages .error')).toHaveCount(0);
+});
+
+/** In the model's worker, `new Worker()` (a pool worker of the threaded build) blocks for good, as
+ *  it now and then does in Firefox. */
+const BLOCKING_WORKERS = `(() => {
+  const Original = self.Worker;
+  self.Worker = function (...args) {
+    for (;;);
+    return new Original(...args);
+  };
+})();
+`;
+
+test('a thread pool that never starts: tried once more, then the single-threaded build runs, and the badge says so', async ({ page }) => {
+  await page.route(/\/assets\/worker-[A-Za-z0-9_-]+\.js$/, async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: BLOCKING_WORKERS + (await response.text()) });
+  });
+  const started = Date.now();
+  await openPage(page, '?backend=cpu');
+  const badge = page.locator('#backend');
+  await expect(badge).toHaveAttribute('data-threads', '1');
+  await expect(badge).toContainText('starting the thread pool (2 threads) did not finish within 10 s, twice: the single-threaded CPU build runs instead');
+  console.log(`start-up with a blocking thread pool: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const before = await iteration(page);
+  await page.click('#step');
+  await expect.poll(() => iteration(page), { timeout: 60_000 }).toBe(before + 1);
+});
