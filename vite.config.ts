@@ -19,12 +19,12 @@ function filesUnder(dirs: string[]): string[] {
 
 /** Serve the bundled dataset and pretrained weights in development and copy them into dist/,
  *  keeping one copy of each in the repository (data/, weights/) for the CLI and the page.
- *  `published` maps each folder to the file extensions the page needs from it (so training
- *  logs, mosaics and READMEs stay out of the site). */
+ *  `published` maps each folder to the endings of the files the page needs from it (the datasets'
+ *  packs, not their single images; so training logs, mosaics and READMEs stay out of the site). */
 function bundledAssets(published: Record<string, string[]>): Plugin {
   const types: Record<string, string> = { '.png': 'image/png', '.json': 'application/json', '.bpk': 'application/octet-stream' };
   const isPublished = (file: string) =>
-    Object.entries(published).some(([dir, extensions]) => file.startsWith(`${dir}/`) && extensions.includes(path.extname(file)));
+    Object.entries(published).some(([dir, endings]) => file.startsWith(`${dir}/`) && endings.some((e) => file.endsWith(e)));
   return {
     name: 'multigrid-bundled-assets',
     configureServer(server) {
@@ -53,7 +53,7 @@ export default defineConfig({
   // Relative URLs: the built page works from any sub-path (e.g. /multigrid-ebm/) of any static host.
   base: './',
   publicDir: 'www/public',
-  plugins: [bundledAssets({ 'data/textures': ['.png', '.json'], 'data/digits': ['.png', '.json'], weights: ['.bpk'] })],
+  plugins: [bundledAssets({ 'data/textures': ['/packs.json', '.pack.png'], 'data/digits': ['/packs.json', '.pack.png'], weights: ['.bpk'] })],
   worker: { format: 'es' },
   build: { outDir: 'dist', target: 'es2022', chunkSizeWarningLimit: 30000, assetsInlineLimit: 0 },
   server: { port: 5173, headers: isolation },

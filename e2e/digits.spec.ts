@@ -18,6 +18,29 @@ test('the digits dataset brings its pretrained model: samples at 32×32 within s
   await expect(page.locator('#messages .error')).toHaveCount(0);
 });
 
+test('the digits arrive in one request for their images, and the controls are usable soon after the model', async ({ page }) => {
+  const requests: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/data/digits/')) requests.push(new URL(r.url()).pathname);
+  });
+  // When the model is first ready, and when Train becomes usable (page time, ms).
+  await page.addInitScript(() => {
+    const times = ((window as unknown as { times: Record<string, number> }).times = {});
+    new MutationObserver(() => {
+      if (document.body?.dataset.ready && !times.ready) times.ready = performance.now();
+      const train = document.getElementById('train') as HTMLButtonElement | null;
+      if (times.ready && train && !train.disabled && !times.controls) times.controls = performance.now();
+    }).observe(document, { subtree: true, attributes: true, childList: true });
+  });
+  await openPage(page, '?dataset=digits&backend=cpu');
+  await expect(page.locator('#train')).toBeEnabled();
+  const times = await page.evaluate(() => (window as unknown as { times: Record<string, number> }).times);
+  const seconds = (times.controls - times.ready) / 1000;
+  console.log(`digits: ${requests.length} requests for the dataset (${requests.join(', ')}); controls usable ${seconds.toFixed(2)} s after the model`);
+  expect(requests.length).toBeLessThanOrEqual(3);
+  expect(seconds).toBeLessThan(1.5);
+});
+
 test('choosing a dataset switches the images and the pretrained model together; "your own" clears the images', async ({ page }) => {
   await openPage(page, '?backend=cpu');
   await expect(page.locator('#dataset')).toHaveValue('textures');

@@ -246,6 +246,66 @@ pub fn load_folder(dir: &std::path::Path, size: usize) -> Result<(ImageSet, Vec<
     Ok((set, skipped))
 }
 
+/// A dataset's packs (`packs.json` beside its split folders, written by `scripts/make-dataset`):
+/// each split's images in one PNG atlas, `size` × `size` cells, `columns` a row, row by row in
+/// the order of `names` (the files' paths in the dataset). The page loads a split in one
+/// request; the command line reads the same packs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
+pub struct Packs {
+    pub size: usize,
+    pub packs: Vec<Pack>,
+}
+
+/// One split's atlas ([`Packs`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(all(test, not(target_arch = "wasm32")), derive(ts_rs::TS), ts(export))]
+pub struct Pack {
+    pub split: String,
+    pub file: String,
+    pub columns: usize,
+    pub names: Vec<String>,
+}
+
+/// The file that names a dataset's packs.
+pub const PACKS: &str = "packs.json";
+
+/// The images of a folder that a pack holds (`dir` is a split folder of a dataset with packs:
+/// `data/digits/train`), prepared at `size` and sorted by name as [`load_folder`] would read the
+/// folder; None when there is no pack for it.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn load_pack(dir: &std::path::Path, size: usize) -> Result<Option<ImageSet>> {
+    let (Some(root), Some(split)) = (dir.parent(), dir.file_name().and_then(|n| n.to_str())) else { return Ok(None) };
+    let Ok(index) = std::fs::read_to_string(root.join(PACKS)) else { return Ok(None) };
+    let packs: Packs =
+        serde_json::from_str(&index).map_err(|e| Error::Data(format!("{}: {e}", root.join(PACKS).display())))?;
+    let Some(pack) = packs.packs.iter().find(|p| p.split == split) else { return Ok(None) };
+    let path = root.join(&pack.file);
+    let bytes = std::fs::read(&path).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+    let atlas = image::load_from_memory(&bytes).map_err(|e| Error::Data(format!("{}: {e}", path.display())))?;
+    let cell = packs.size as u32;
+    let rows = pack.names.len().div_ceil(pack.columns.max(1)) as u32;
+    if pack.columns == 0 || atlas.width() < pack.columns as u32 * cell || atlas.height() < rows * cell {
+        return Err(Error::Data(format!("{}: not an atlas of {} images of {cell}×{cell}", path.display(), pack.names.len())));
+    }
+    let mut cells: Vec<(&String, DynamicImage)> = pack
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let (x, y) = ((i % pack.columns) as u32 * cell, (i / pack.columns) as u32 * cell);
+            (name, atlas.crop_imm(x, y, cell, cell))
+        })
+        .collect();
+    cells.sort_by(|a, b| a.0.cmp(b.0));
+    let mut set = ImageSet::new(size);
+    for (name, image) in cells {
+        let name = name.strip_prefix(&format!("{split}/")).unwrap_or(name);
+        set.push(name.to_string(), prepare(&image, size)?);
+    }
+    Ok(Some(set))
+}
+
 /// One line naming every skipped file and the reason.
 pub fn describe_skipped(skipped: &[Skipped]) -> String {
     skipped.iter().map(|s| format!("{} ({})", s.name, s.reason)).collect::<Vec<_>>().join("; ")

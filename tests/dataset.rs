@@ -28,3 +28,21 @@ fn committed_dataset_matches_its_manifest() {
         assert_eq!(on_disk, listed, "{split}: files not in the manifest");
     }
 }
+
+/// Each split's pack (one PNG atlas, for the page's one request) holds the split's images, named,
+/// pixel for pixel: read through the pack or file by file, a split is the same image set.
+#[test]
+fn every_split_reads_the_same_from_its_pack_as_from_its_files() {
+    for (dataset, size, counts) in [("textures", 64, [120, 36]), ("digits", 32, [1000, 200])] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(dataset);
+        for (split, count) in ["train", "held-out"].into_iter().zip(counts) {
+            let dir = root.join(split);
+            let packed = multigrid_ebm::data::load_pack(&dir, size).unwrap().expect("a pack for every split");
+            let (files, skipped) = multigrid_ebm::data::load_folder(&dir, size).unwrap();
+            assert!(skipped.is_empty());
+            assert_eq!(packed.len(), count, "{dataset}/{split}");
+            assert_eq!(packed.names, files.names, "{dataset}/{split}: names and order");
+            assert!(packed.pixels == files.pixels, "{dataset}/{split}: the pack's pixels differ from the files'");
+        }
+    }
+}

@@ -2,19 +2,47 @@
 // drops, and "your own" images instead of the bundled ones.
 import { markOwnDataset, openDataset } from './address';
 import { run } from './backend';
-import { bundledImages, type Dataset, type NamedBlob } from './images';
+import { type Dataset, datasetBase, type NamedBlob } from './images';
+import { type PackedImage, packedImages } from './packs';
+import type { Replies } from './protocol';
 import { store } from './store';
 import { setPlaying } from './training';
-import { message, setImageCount, status } from './ui';
+import { message, setImageCount, stage, status } from './ui';
 import { SHOWN, views } from './views';
 
+/** Files the person adds or drops; each that cannot be read is named, the others load. */
 export async function addImages(files: NamedBlob[]) {
   if (files.length === 0) return;
+  store.addedFiles = [...store.addedFiles, ...files];
+  await adding(`reading ${files.length} file${files.length === 1 ? '' : 's'}`, () => store.client.call({ kind: 'add-images', files }));
+}
+
+/** The images of the bundled dataset's training split, fetched and cut from its pack (one
+ *  request for the images) while the worker does other work. */
+export function bundledImages(): Promise<PackedImage[]> {
+  return packedImages(datasetBase(bundledDataset()), 'train');
+}
+
+/** Give the worker images cut from a pack (transferred, not copied). */
+async function addPacked(images: Promise<PackedImage[]>) {
+  await adding('loading the bundled images', async () => {
+    let all: PackedImage[];
+    try {
+      all = await images;
+    } catch (e) {
+      // Not the device's failure: the page keeps its backend.
+      throw Object.assign(new Error(`the bundled images could not be loaded (${e instanceof Error ? e.message : e})`), { name: 'DataError' });
+    }
+    return store.client.call({ kind: 'add-rgba', images: all }, all.map((im) => im.rgba.buffer));
+  });
+}
+
+/** Add images by `request`, then say how many, name the failures and show the first ones. */
+async function adding(what: string, request: () => Promise<Replies['add-images']>) {
   store.imagesLoading++;
   try {
-    store.addedFiles = [...store.addedFiles, ...files];
-    status(`reading ${files.length} file${files.length === 1 ? '' : 's'}…`);
-    const r = await run(() => store.client.call({ kind: 'add-images', files }));
+    stage(what);
+    const r = await run(request);
     if (!r) return;
     setImageCount(r.imageCount);
     if (r.failed.length > 0) {
@@ -36,18 +64,14 @@ export function bundledDataset(): Dataset {
   return store.url.dataset === 'own' ? 'textures' : store.url.dataset;
 }
 
-/** The bundled images of the chosen dataset; for "your own", only when asked for (the button). */
-export async function loadBundled(asked = false) {
-  const dataset = bundledDataset();
+/** The bundled images of the chosen dataset (those given, if they are being fetched already);
+ *  for "your own", only when asked for (the button). */
+export async function loadBundled(asked = false, images?: Promise<PackedImage[]>) {
   if (store.url.dataset === 'own' && !asked) {
     message('Drop your own images or folders anywhere on the page (or press “Bundled images”).');
     return;
   }
-  try {
-    await addImages(await bundledImages('train', dataset));
-  } catch (e) {
-    message(`The bundled ${dataset} could not be loaded: ${e instanceof Error ? e.message : e}`, 'error');
-  }
+  await addPacked(images ?? bundledImages());
 }
 
 export async function clearImages() {

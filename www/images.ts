@@ -1,4 +1,4 @@
-// Getting images in: the file picker, drag-and-drop of files and folders, and the bundled set.
+// Getting images in: the file picker, drag-and-drop of files and folders, and the bundled sets.
 export interface NamedBlob {
   name: string;
   blob: Blob;
@@ -56,11 +56,6 @@ export function acceptDrops(overlay: HTMLElement, onFiles: (files: NamedBlob[]) 
   });
 }
 
-export interface Manifest {
-  size: number;
-  images: { file: string; split: string; source: string; licence: string }[];
-}
-
 /** The bundled datasets (data/NAME/, made by scripts/make-dataset), each with the preset its
  *  pretrained model (weights/PRESET.bpk) was trained with. */
 export const DATASETS = {
@@ -69,16 +64,7 @@ export const DATASETS = {
 } as const;
 export type Dataset = keyof typeof DATASETS;
 
-/** A bundled dataset (training split by default), fetched next to the page. */
-export async function bundledImages(split = 'train', dataset: Dataset = 'textures'): Promise<NamedBlob[]> {
-  const base = new URL(`data/${dataset}/`, document.baseURI);
-  const manifest: Manifest = await (await fetch(new URL('manifest.json', base))).json();
-  const wanted = manifest.images.filter((m) => m.split === split);
-  return Promise.all(
-    wanted.map(async (m) => {
-      const response = await fetch(new URL(m.file, base));
-      if (!response.ok) throw new Error(`${m.file}: HTTP ${response.status}`);
-      return { name: m.file, blob: await response.blob() };
-    }),
-  );
+/** Where a bundled dataset's files are, next to the page. */
+export function datasetBase(dataset: Dataset): string {
+  return new URL(`data/${dataset}/`, document.baseURI).href;
 }

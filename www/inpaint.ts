@@ -1,7 +1,8 @@
 // Recovery of occluded pixels (the paper's occlusion experiment): paint a mask over an image and
 // watch the multi-grid chain fill it in with the known pixels held fixed.
 import { GridView } from './grids';
-import { bundledImages, type Dataset } from './images';
+import { type Dataset, datasetBase } from './images';
+import { type PackedImage, packedImages } from './packs';
 import type { Replies, RequestOf } from './protocol';
 
 type Call = <K extends 'inpaint' | 'mask'>(request: RequestOf<K>) => Promise<Replies[K] | undefined>;
@@ -13,7 +14,7 @@ export class InpaintPanel {
   private canvas = document.getElementById('inpaint-canvas') as HTMLCanvasElement;
   private pixels = new Uint8ClampedArray(SIZE * SIZE * 4);
   private mask = new Uint8Array(SIZE * SIZE);
-  private sources: Blob[] = [];
+  private sources: PackedImage[] = [];
   private current = 0;
   /** Random masks drawn so far (each draw its own seed). */
   private draws = 0;
@@ -31,7 +32,7 @@ export class InpaintPanel {
   /** Held-out images of this bundled dataset are the ones to recover. */
   async start(dataset: Dataset) {
     try {
-      this.sources = (await bundledImages('held-out', dataset)).map((f) => f.blob);
+      this.sources = await packedImages(datasetBase(dataset), 'held-out');
     } catch {
       return; // the panel stays empty without the bundled set
     }
@@ -80,7 +81,8 @@ export class InpaintPanel {
   private async show(index: number) {
     if (this.sources.length === 0) return;
     this.current = index % this.sources.length;
-    const bitmap = await createImageBitmap(this.sources[this.current]);
+    const source = this.sources[this.current];
+    const bitmap = await createImageBitmap(new ImageData(new Uint8ClampedArray(source.rgba), source.width, source.height));
     const scratch = new OffscreenCanvas(SIZE, SIZE).getContext('2d')!;
     const side = Math.min(bitmap.width, bitmap.height);
     scratch.drawImage(bitmap, (bitmap.width - side) / 2, (bitmap.height - side) / 2, side, side, 0, 0, SIZE, SIZE);

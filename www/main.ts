@@ -5,7 +5,7 @@ import './style.css';
 import { writeUrl } from './address';
 import { chooseBackendByMeasurement, newClient, run, startModel } from './backend';
 import { SETTING_CONTROLS, currentChoice, fillControls } from './controls';
-import { addImages, bundledDataset, chooseDataset, clearImages, loadBundled } from './datasets';
+import { addImages, bundledDataset, bundledImages, chooseDataset, clearImages, loadBundled } from './datasets';
 import { type Dataset, acceptDrops } from './images';
 import type { ModelInfo } from './protocol';
 import { download, loadWeights, offerResume, pretrainedWeights } from './saving';
@@ -118,6 +118,13 @@ async function boot() {
   showModel(info);
   fillControls(info.config, choice);
   writeUrl(currentChoice(), backend);
+  // The bundled images are fetched and cut from their pack while the worker draws the samples;
+  // until they are in, Train says they are still loading.
+  const images = store.url.dataset === 'own' ? undefined : bundledImages();
+  images?.catch(() => undefined); // reported where it is awaited
+  store.imagesLoading++;
+  // The model is up: its controls work from now on (the worker takes requests in order).
+  enableModelControls(true);
   if (weights) {
     stage(info.backend === 'webgpu' ? 'compiling the GPU kernels and drawing the first pretrained samples' : 'drawing the first pretrained samples');
     await sample();
@@ -127,10 +134,9 @@ async function boot() {
     status(`pretrained samples ${seconds.toFixed(1)} s after the page opened (model ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
   const shown = $('status').textContent;
-  stage('loading the bundled images');
-  await loadBundled();
+  await loadBundled(false, images);
+  store.imagesLoading--;
   status(weights ? (shown ?? '') : `ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  enableModelControls(true);
   await offerResume();
   views.inpaint.start(bundledDataset());
   if ('serviceWorker' in navigator && import.meta.env.PROD) {

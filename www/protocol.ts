@@ -11,6 +11,7 @@ import type { Overrides } from './generated/Overrides';
 import type { Row } from './generated/Row';
 import type { Step } from './generated/Step';
 import type { Summary } from './generated/Summary';
+import type { PackedImage } from './packs';
 import type { LangevinFrame, NearestObserved } from './pkg/multigrid_ebm.js';
 
 export type { Config, Format, GridStats, Method, Overrides, Step };
@@ -56,6 +57,8 @@ export type Request =
   | { kind: 'check-weights'; bytes: ArrayBuffer }
   | { kind: 'apply'; overrides: Overrides }
   | { kind: 'add-images'; files: { name: string; blob: Blob }[] }
+  /** Images as RGBA (a bundled dataset's, cut from its pack by the page). */
+  | { kind: 'add-rgba'; images: PackedImage[] }
   | { kind: 'clear-images' }
   | { kind: 'show-observed'; n: number }
   | { kind: 'learn'; frameEvery: number }
@@ -94,6 +97,7 @@ export interface Replies {
   /** The model with the settings applied (the library refuses what it does not accept). */
   apply: ModelInfo;
   'add-images': { added: number; failed: { name: string; reason: string }[]; imageCount: number };
+  'add-rgba': Replies['add-images'];
   'clear-images': { imageCount: number };
   // `shown` (in every reply that changes the images the session shows: show-observed, learn,
   // sample, inpaint) names those images; `energies` and `nearest` say which ones they are for.

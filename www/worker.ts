@@ -238,6 +238,18 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       return info();
     case 'add-images':
       return addImages(request.files);
+    case 'add-rgba': {
+      const failed: { name: string; reason: string }[] = [];
+      for (const im of request.images) {
+        try {
+          session().addImageRgba(im.name, im.rgba, im.width, im.height);
+          state.images.push(im);
+        } catch (e) {
+          failed.push({ name: im.name, reason: messageOf(e) });
+        }
+      }
+      return { added: request.images.length - failed.length, failed, imageCount: session().imageCount() };
+    }
     case 'clear-images':
       session().clearImages();
       state.images = [];

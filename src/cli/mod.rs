@@ -143,7 +143,11 @@ pub fn resolve_config(preset: &str, config: Option<&Path>, scales: Option<&str>)
 }
 
 /// Load a folder of images at `size`, warning once about files that were skipped.
+/// A bundled split (a folder of a dataset with packs) is read from its pack, in one file.
 pub fn load_images(dir: &Path, size: usize) -> Result<multigrid_ebm::data::ImageSet, Error> {
+    if let Some(set) = multigrid_ebm::data::load_pack(dir, size)? {
+        return Ok(set);
+    }
     let (set, skipped) = multigrid_ebm::data::load_folder(dir, size)?;
     if !skipped.is_empty() {
         eprintln!(
