@@ -594,6 +594,53 @@ pub struct Overrides {
     pub energy_scale_cap: Option<f64>,
 }
 
+impl Overrides {
+    /// Write the settings that are set into `c` (0 turns an optional setting off). Each field
+    /// of the struct above has its line here, and nowhere else.
+    fn apply(&self, c: &mut Config) {
+        let set = |v: f64| (v != 0.0).then_some(v);
+        if let Some(v) = self.method {
+            c.method = v;
+        }
+        if let Some(v) = self.batch {
+            c.batch_size = v;
+        }
+        if let Some(v) = self.steps {
+            c.langevin.steps = v;
+        }
+        if let Some(v) = self.delta {
+            c.langevin.delta = v;
+        }
+        if let Some(v) = self.lr {
+            c.optimizer.lr = v;
+        }
+        if let Some(v) = self.lr_half_life {
+            c.optimizer.lr_half_life = set(v);
+        }
+        if let Some(v) = self.lr_constant_for {
+            c.optimizer.lr_constant_for = v;
+        }
+        if let Some(v) = self.weight_decay {
+            c.optimizer.weight_decay = v;
+        }
+        if let Some(v) = self.noise {
+            c.langevin.noise = v;
+        }
+        if let Some(v) = self.max_step {
+            c.langevin.max_step = set(v).map(|m| m as f32);
+        }
+        if let Some(v) = self.norm {
+            c.norm = v;
+        }
+        if let Some(v) = self.energy_penalty {
+            c.energy_penalty = v;
+        }
+        if let Some(v) = self.energy_scale_cap {
+            c.optimizer.energy_scale_cap = set(v);
+        }
+    }
+}
+
 /// `on` or `off`, as the command line spells a switch.
 fn on_off(s: &str) -> Result<bool, String> {
     match s {
@@ -614,46 +661,7 @@ impl Config {
     /// with the library's own limits before it reaches a model).
     pub fn with_overrides(&self, overrides: &Overrides) -> Result<Config, Error> {
         let mut c = self.clone();
-        let o = overrides;
-        if let Some(m) = o.method {
-            c.method = m;
-        }
-        if let Some(b) = o.batch {
-            c.batch_size = b;
-        }
-        if let Some(t) = o.steps {
-            c.langevin.steps = t;
-        }
-        if let Some(d) = o.delta {
-            c.langevin.delta = d;
-        }
-        if let Some(lr) = o.lr {
-            c.optimizer.lr = lr;
-        }
-        if let Some(h) = o.lr_half_life {
-            c.optimizer.lr_half_life = (h != 0.0).then_some(h);
-        }
-        if let Some(n) = o.lr_constant_for {
-            c.optimizer.lr_constant_for = n;
-        }
-        if let Some(l) = o.weight_decay {
-            c.optimizer.weight_decay = l;
-        }
-        if let Some(n) = o.noise {
-            c.langevin.noise = n;
-        }
-        if let Some(m) = o.max_step {
-            c.langevin.max_step = (m != 0.0).then_some(m as f32);
-        }
-        if let Some(n) = o.norm {
-            c.norm = n;
-        }
-        if let Some(a) = o.energy_penalty {
-            c.energy_penalty = a;
-        }
-        if let Some(cap) = o.energy_scale_cap {
-            c.optimizer.energy_scale_cap = (cap != 0.0).then_some(cap);
-        }
+        overrides.apply(&mut c);
         c.validate()?;
         Ok(c)
     }

@@ -286,7 +286,11 @@ pub fn load_pack(dir: &std::path::Path, size: usize) -> Result<Option<ImageSet>>
     let cell = packs.size as u32;
     let rows = pack.names.len().div_ceil(pack.columns.max(1)) as u32;
     if pack.columns == 0 || atlas.width() < pack.columns as u32 * cell || atlas.height() < rows * cell {
-        return Err(Error::Data(format!("{}: not an atlas of {} images of {cell}×{cell}", path.display(), pack.names.len())));
+        return Err(Error::Data(format!(
+            "{}: not an atlas of {} images of {cell}×{cell}",
+            path.display(),
+            pack.names.len()
+        )));
     }
     let mut cells: Vec<(&String, DynamicImage)> = pack
         .names

@@ -1,10 +1,8 @@
 // The address bar (TensorFlow Playground style): a shared link reproduces the dataset, preset,
 // seed, method, Langevin and optimiser settings and backend.
+import { SETTINGS, formatSetting, parseSetting } from './controls';
 import { DATASETS, type Dataset } from './images';
 import type { BackendChoice, Choice, Overrides } from './protocol';
-
-/** The settings the address bar carries, with the control each one is. */
-export const NUMBERS = ['steps', 'delta', 'lr', 'batch'] as const;
 
 export interface UrlState {
   backend: BackendChoice;
@@ -26,13 +24,10 @@ export function readUrl(): UrlState {
   const dataset = named === 'own' || (named !== null && named in DATASETS) ? (named as Dataset | 'own') : 'textures';
   const preset = q.get('preset') ?? DATASETS[dataset === 'own' ? 'textures' : dataset].preset;
   const overrides: Overrides = {};
-  for (const key of NUMBERS) {
-    const v = q.get(key);
-    if (v !== null && v !== '' && Number.isFinite(Number(v))) overrides[key] = Number(v);
+  for (const s of SETTINGS) {
+    const value = parseSetting(s, q.get(s.key) ?? '');
+    if (value !== undefined) (overrides as Record<string, unknown>)[s.key] = value;
   }
-  const method = q.get('method');
-  if (method === 'multigrid' || method === 'cd' || method === 'pcd') overrides.method = method;
-  if (q.has('noise')) overrides.noise = q.get('noise') === 'on';
   const threads = Number(q.get('threads'));
   return {
     backend,
@@ -48,10 +43,10 @@ export function writeUrl(choice: Choice, backend: BackendChoice) {
   const q = new URLSearchParams(location.search);
   q.set('preset', choice.preset);
   q.set('seed', String(choice.seed));
-  const o = choice.overrides;
-  if (o.method) q.set('method', o.method);
-  for (const key of NUMBERS) if (o[key] !== undefined) q.set(key, String(o[key]));
-  if (o.noise !== undefined) q.set('noise', o.noise ? 'on' : 'off');
+  for (const s of SETTINGS) {
+    const value = choice.overrides[s.key];
+    if (value !== undefined && value !== null) q.set(s.key, formatSetting(s, value));
+  }
   if (backend === 'auto') q.delete('backend');
   else q.set('backend', backend);
   history.replaceState(null, '', `${location.pathname}?${q}${location.hash}`);
@@ -63,7 +58,7 @@ export function openDataset(dataset: Dataset) {
   const q = new URLSearchParams(location.search);
   q.set('dataset', dataset);
   q.set('preset', DATASETS[dataset].preset);
-  for (const key of [...NUMBERS, 'method', 'noise']) q.delete(key);
+  for (const s of SETTINGS) q.delete(s.key);
   location.search = q.toString();
 }
 

@@ -4,7 +4,7 @@
 import './style.css';
 import { writeUrl } from './address';
 import { chooseBackendByMeasurement, newClient, run, startModel } from './backend';
-import { SETTING_CONTROLS, currentChoice, fillControls } from './controls';
+import { SETTING_CONTROLS, currentChoice, fillControls, makeSettingControls } from './controls';
 import { addImages, bundledDataset, bundledImages, chooseDataset, clearImages, loadBundled } from './datasets';
 import { type Dataset, acceptDrops } from './images';
 import type { ModelInfo } from './protocol';
@@ -42,6 +42,7 @@ async function reset() {
 }
 
 function bindControls() {
+  makeSettingControls();
   // Settings, images and weights: open on a wide screen, a panel the visitor opens on a phone.
   const wide = matchMedia('(min-width: 641px)');
   $<HTMLDetailsElement>('more').open = wide.matches;
