@@ -1,7 +1,8 @@
 // The bundled datasets' packs (scripts/make-dataset; the library's `data::Packs`): each split's
 // images in one PNG atlas, so that a split arrives in two requests (its index and its atlas).
-// Used by the worker (the observed images) and the recovery panel (held-out images to occlude).
+// Used for the observed images (the worker is given them cut) and the recovery panel's held-out ones.
 import type { Packs } from './generated/Packs';
+import { store } from './store';
 
 export interface PackedImage {
   name: string;
@@ -10,10 +11,9 @@ export interface PackedImage {
   height: number;
 }
 
-/** Each dataset's index, fetched once. */
-const indexes = new Map<string, Promise<Packs>>();
-
+/** A dataset's index, fetched once (kept in the store). */
 function packsOf(base: string): Promise<Packs> {
+  const indexes = store.packIndexes;
   if (!indexes.has(base)) {
     const fetched = fetch(new URL('packs.json', base)).then((r) => {
       if (!r.ok) throw new Error(`packs.json: HTTP ${r.status}`);

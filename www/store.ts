@@ -3,6 +3,7 @@
 import type { WorkerClient } from './client';
 import { readUrl } from './address';
 import type { NamedBlob } from './images';
+import type { Packs } from './generated/Packs';
 import type { ModelInfo } from './protocol';
 
 export const store = {
@@ -29,6 +30,8 @@ export const store = {
   recentSeconds: [] as number[],
   /** Whether the page said that autosave is off (it says so once). */
   storageTold: false,
+  /** Each bundled dataset's pack index (packs.json), fetched once (www/packs.ts). */
+  packIndexes: new Map<string, Promise<Packs>>(),
   /** The timer of the status line's running stage, if one runs. */
   stageTimer: undefined as ReturnType<typeof setInterval> | undefined,
 };
