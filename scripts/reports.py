@@ -5,6 +5,7 @@
   comparison   reports/comparison.md    multi-grid, CD and persistent CD, textures and digits (hours)
   recovery     reports/recovery.md      the paper's occlusion experiment (an hour or more)
   bench        reports/bench.md         the CPU backend against PyTorch, and the page (minutes; torch)
+  build        reports/build.md         the first build, cold, with and without the opt-level table (an hour)
 
 ARGS go to the script that writes the report (its --help lists them). Each report opens with its
 provenance: this command, the commit, the date, the machine and the wall time.
@@ -31,6 +32,8 @@ REPORTS = {
                               "--runs", os.path.join(tmp, "runs"), "--report", os.path.join(tmp, "recovery.md")]),
     "bench": ("bench.md", [sys.executable, "-m", "scripts.bench", "cpu"],
               lambda tmp: ["--smoke", "--report-dir", tmp]),
+    "build": ("build.md", [sys.executable, "scripts/buildtime.py"],
+              lambda tmp: ["--smoke", "--report", os.path.join(tmp, "build.md")]),
 }
 
 

@@ -9,7 +9,8 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from '@playwright/test';
 
 const USAGE = `usage: npm run bench -- browser [--dist dist] [--reps 3] [--webgpu-reps 1]
-                              [--webgpu-only | --thread-scaling [--rounds 3] [--seconds 20] [--cpu-only] | --gpu-calls]
+                              [--webgpu-only | --thread-scaling [--rounds 3] [--seconds 20] [--cpu-only]
+                               | --versus OTHER_DIST [--rounds 3] [--seconds 20] [--cpu-only] | --gpu-calls]
        (or node scripts/bench/browser.mjs ..., from the repository root)
 
 Default: per-op timings of the paper nets (grids 16 and 64, batch 16) on the wasm CPU backend
@@ -27,6 +28,11 @@ pressed for --seconds after a warm-up of 3 iterations) and one paper grid's ops 
 16); medians. Then once on WebGPU where the browser has an adapter (at least two iterations; one
 repetition of the ops; not with --cpu-only). Prints a table, then the JSON object.
 
+--versus OTHER_DIST: two builds of the page side by side, --dist against OTHER_DIST, each served
+on its own port: training it/s of \`small\` on every core and one paper grid's ops, in --rounds
+alternating fresh browsers (medians), then once each on WebGPU where the browser has an adapter.
+Prints a table, then the JSON object (read by \`reports -- build\`).
+
 --gpu-calls: on WebGPU, the calls the page's worker makes (counted under Burn: compute dispatches,
 queue submissions, buffer maps = host round trips) for the tiny and small presets: per Langevin
 step (from samples at two chain lengths), per sample of 8 images, per learning iteration (Step),
@@ -41,6 +47,7 @@ const options = {
   'thread-scaling': { type: 'boolean', default: false },
   'gpu-calls': { type: 'boolean', default: false },
   'cpu-only': { type: 'boolean', default: false },
+  versus: { type: 'string' },
   rounds: { type: 'string', default: '3' },
   seconds: { type: 'string', default: '20' },
   help: { type: 'boolean', short: 'h', default: false },
@@ -61,6 +68,7 @@ const reps = Number(values.reps);
 const port = 4191;
 const base = '/multigrid-ebm/';
 const url = `http://127.0.0.1:${port}${base}`;
+const urlVersus = `http://127.0.0.1:${port + 1}${base}`;
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const args = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 const webgpuArgs = [...args, '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
@@ -194,12 +202,12 @@ async function opsAndLoad() {
 
 /** One thread-scaling configuration in a fresh browser: training it/s of `small`, then one paper
  *  grid's ops; `threads` 1 or null (every core) on the CPU backend, or 'webgpu'. */
-function trainAndTime(threads) {
+function trainAndTime(threads, at = url) {
   const webgpu = threads === 'webgpu';
   return withPage(webgpu ? webgpuArgs : args, async (page) => {
     if (webgpu) page.setDefaultTimeout(600_000); // a software adapter starts slowly
     const query = `?preset=small&seed=1&debug=1&backend=${webgpu ? 'webgpu' : 'cpu'}${threads === 1 ? '&threads=1' : ''}`;
-    await page.goto(url + query);
+    await page.goto(at + query);
     await page.waitForSelector('body[data-ready=true]');
     await page.waitForFunction(() => /^[1-9]/.test(document.getElementById('image-count')?.textContent ?? ''));
     const badge = await page.locator('#backend').textContent();
@@ -223,6 +231,32 @@ function trainAndTime(threads) {
   });
 }
 
+/** Medians of several trainAndTime runs of one configuration. */
+const summary = (rs) => ({
+  badge: rs[0].badge,
+  itersPerSecond: median(rs.map((r) => r.itersPerSecond)),
+  forwardMs: median(rs.map((r) => r.ops.forward_ms)),
+  langevinStepMs: median(rs.map((r) => r.ops.langevin_step_ms)),
+  updateMs: median(rs.map((r) => r.ops.update_ms)),
+  spread: [Math.min(...rs.map((r) => r.itersPerSecond)), Math.max(...rs.map((r) => r.itersPerSecond))],
+});
+
+/** WebGPU once (a software adapter is slow), or null with the reason on stderr. */
+async function webgpuOnce(at = url) {
+  if (values['cpu-only']) return null;
+  try {
+    const s = summary([await trainAndTime('webgpu', at)]);
+    return s.badge.startsWith('WebGPU') ? s : null;
+  } catch (e) {
+    console.error(`WebGPU not timed: ${e.message}`);
+    return null;
+  }
+}
+
+const row = (name, s) =>
+  `| ${name} | ${s.itersPerSecond.toFixed(2)} (${s.spread.map((x) => x.toFixed(2)).join('–')}) | ${s.forwardMs.toFixed(1)} | ${s.langevinStepMs.toFixed(1)} | ${s.updateMs.toFixed(1)} |`;
+const header = ['| build, backend | small it/s (spread) | paper g64 b16 forward ms | Langevin step ms | update ms |', '|---|---|---|---|---|'];
+
 async function threadScaling() {
   const runs = { one: [], all: [] };
   for (let round = 0; round < Number(values.rounds); round++) {
@@ -230,35 +264,36 @@ async function threadScaling() {
     runs.all.push(await trainAndTime(null));
     console.error(`round ${round + 1}: ${runs.one.at(-1).itersPerSecond.toFixed(2)} vs ${runs.all.at(-1).itersPerSecond.toFixed(2)} it/s`);
   }
-  const summary = (rs) => ({
-    badge: rs[0].badge,
-    itersPerSecond: median(rs.map((r) => r.itersPerSecond)),
-    forwardMs: median(rs.map((r) => r.ops.forward_ms)),
-    langevinStepMs: median(rs.map((r) => r.ops.langevin_step_ms)),
-    updateMs: median(rs.map((r) => r.ops.update_ms)),
-    spread: [Math.min(...rs.map((r) => r.itersPerSecond)), Math.max(...rs.map((r) => r.itersPerSecond))],
-  });
   const [one, all] = [summary(runs.one), summary(runs.all)];
   const ratio = all.itersPerSecond / one.itersPerSecond;
   // WebGPU once, where the browser has an adapter (software here: slow, so one round).
-  let webgpu = null;
-  try {
-    if (values['cpu-only']) throw new Error('--cpu-only');
-    webgpu = summary([await trainAndTime('webgpu')]);
-    if (!webgpu.badge.startsWith('WebGPU')) webgpu = null;
-  } catch (e) {
-    console.error(`WebGPU not timed: ${e.message}`);
-  }
-  console.log(`| backend | small it/s (spread) | paper g64 b16 forward ms | Langevin step ms | update ms |`);
-  console.log(`|---|---|---|---|---|`);
+  const webgpu = await webgpuOnce();
+  console.log(header.join('\n').replace('build, backend', 'backend'));
   const rows = [['wasm, 1 thread', one], [`wasm, ${all.badge.replace(/^CPU \(wasm, |\).*$/g, '')}`, all]];
-  if (webgpu) rows.push([webgpu.badge.replace(/ ·.*$/, '').replace(/^WebGPU/, 'WebGPU'), webgpu]);
-  for (const [name, s] of rows) {
-    console.log(`| ${name} | ${s.itersPerSecond.toFixed(2)} (${s.spread.map((x) => x.toFixed(2)).join('–')}) | ${s.forwardMs.toFixed(1)} | ${s.langevinStepMs.toFixed(1)} | ${s.updateMs.toFixed(1)} |`);
-  }
+  if (webgpu) rows.push([webgpu.badge.replace(/ ·.*$/, ''), webgpu]);
+  for (const [name, s] of rows) console.log(row(name, s));
   if (!webgpu) console.log(values['cpu-only'] ? 'WebGPU: not timed (--cpu-only)' : 'WebGPU: SKIPPED (no adapter in this browser)');
   console.log(`every core / one thread: ${ratio.toFixed(2)}× it/s, ${(one.langevinStepMs / all.langevinStepMs).toFixed(2)}× per Langevin step`);
   console.log(JSON.stringify({ one, all, webgpu, ratio, rounds: Number(values.rounds), seconds: Number(values.seconds) }));
+}
+
+/** Two builds side by side: --dist (a) against --versus (b), every core, then WebGPU once each. */
+async function versus() {
+  const runs = { a: [], b: [] };
+  for (let round = 0; round < Number(values.rounds); round++) {
+    runs.a.push(await trainAndTime(null, url));
+    runs.b.push(await trainAndTime(null, urlVersus));
+    console.error(`round ${round + 1}: ${runs.a.at(-1).itersPerSecond.toFixed(2)} vs ${runs.b.at(-1).itersPerSecond.toFixed(2)} it/s`);
+  }
+  const [a, b] = [summary(runs.a), summary(runs.b)];
+  const [webgpuA, webgpuB] = [await webgpuOnce(url), await webgpuOnce(urlVersus)];
+  console.log(header.join('\n'));
+  console.log(row(`${dist}, ${a.badge.replace(/ ·.*$/, '')}`, a));
+  console.log(row(`${values.versus}, ${b.badge.replace(/ ·.*$/, '')}`, b));
+  if (webgpuA) console.log(row(`${dist}, ${webgpuA.badge.replace(/ ·.*$/, '')}`, webgpuA));
+  if (webgpuB) console.log(row(`${values.versus}, ${webgpuB.badge.replace(/ ·.*$/, '')}`, webgpuB));
+  if (!webgpuA || !webgpuB) console.log(values['cpu-only'] ? 'WebGPU: not timed (--cpu-only)' : 'WebGPU: SKIPPED (no adapter in this browser)');
+  console.log(JSON.stringify({ a, b, webgpuA, webgpuB, ratio: b.itersPerSecond / a.itersPerSecond, rounds: Number(values.rounds), seconds: Number(values.seconds) }));
 }
 
 /** WebGPU calls of one preset: samples at two chain lengths (per-step dispatches from the
@@ -319,10 +354,12 @@ async function gpuCalls() {
   console.log(JSON.stringify({ rows }));
 }
 
-const server = spawn('node', ['scripts/serve.mjs', '--dir', dist, '--base', base, '--port', String(port)], { stdio: 'ignore' });
+const serve = (dir, at) => spawn('node', ['scripts/serve.mjs', '--dir', dir, '--base', base, '--port', String(at)], { stdio: 'ignore' });
+const servers = [serve(dist, port), ...(values.versus ? [serve(values.versus, port + 1)] : [])];
 await new Promise((r) => setTimeout(r, 800));
 try {
-  await (values['webgpu-only'] ? webgpuOnly() : values['thread-scaling'] ? threadScaling() : values['gpu-calls'] ? gpuCalls() : opsAndLoad());
+  const mode = values.versus ? versus : values['webgpu-only'] ? webgpuOnly : values['thread-scaling'] ? threadScaling : values['gpu-calls'] ? gpuCalls : opsAndLoad;
+  await mode();
 } finally {
-  server.kill();
+  servers.forEach((s) => s.kill());
 }
