@@ -5,6 +5,7 @@
   comparison   reports/comparison.md    multi-grid, CD and persistent CD, textures and digits (hours)
   recovery     reports/recovery.md      the paper's occlusion experiment (an hour or more)
   bench        reports/bench.md         the CPU backend against PyTorch, and the page (minutes; torch)
+  soak         reports/soak.md          an hour of training in the page: memory, rollbacks, messages
   build        reports/build.md         the first build, cold, with and without the opt-level table (an hour)
 
 ARGS go to the script that writes the report (its --help lists them). Each report opens with its
@@ -32,6 +33,8 @@ REPORTS = {
                               "--runs", os.path.join(tmp, "runs"), "--report", os.path.join(tmp, "recovery.md")]),
     "bench": ("bench.md", [sys.executable, "-m", "scripts.bench", "cpu"],
               lambda tmp: ["--smoke", "--report-dir", tmp]),
+    "soak": ("soak.md", [sys.executable, "scripts/soak.py"],
+             lambda tmp: ["--minutes", "0.05", "--interval", "3", "--report", os.path.join(tmp, "soak.md")]),
     "build": ("build.md", [sys.executable, "scripts/buildtime.py"],
               lambda tmp: ["--smoke", "--report", os.path.join(tmp, "build.md")]),
 }

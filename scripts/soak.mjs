@@ -1,10 +1,12 @@
 // Soak: train in the page for a long time (default an hour) in headless Chromium against the built
-// page (dist/, served with COOP/COEP), and sample every minute the memory of the page and its
-// workers (performance.measureUserAgentSpecificMemory, which the isolated page may call), the wasm
-// instance's memory, the iteration and any error the page shows or throws. Prints a table and, on
-// its last line, one JSON object; exits 1 on an error or when memory grew by more than 20% between
-// the first sample after warm-up (minute 5) and the last.
-//   node scripts/soak.mjs [--minutes 60] [--query '?preset=small&backend=cpu&debug=1'] [--dist dist]
+// page (dist/, served with COOP/COEP), and sample every --interval seconds the memory of the page
+// and its workers (performance.measureUserAgentSpecificMemory, which the isolated page may call),
+// the wasm instance's memory, the iteration, and the errors and warnings the page shows or throws.
+// Prints a table and, on its last line, one JSON object (scripts/soak.py writes reports/soak.md
+// from it); exits 1 on an error (a warning is reported, not failed), when training stopped, or
+// when memory grew by more than 20% between the first sample after warm-up (minute 5, or half the
+// run when shorter) and the last.
+//   node scripts/soak.mjs [--minutes 60] [--interval 60] [--query '?preset=small&backend=cpu&debug=1'] [--dist dist]
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { chromium } from '@playwright/test';
@@ -12,6 +14,7 @@ import { chromium } from '@playwright/test';
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '60' },
+    interval: { type: 'string', default: '60' },
     query: { type: 'string', default: '?preset=small&seed=1&backend=cpu&debug=1' },
     dist: { type: 'string', default: 'dist' },
   },
@@ -22,8 +25,12 @@ const args = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-bac
 const server = spawn('node', ['scripts/serve.mjs', '--dir', values.dist, '--base', '/multigrid-ebm/', '--port', String(port)], { stdio: 'ignore' });
 await new Promise((r) => setTimeout(r, 800));
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args });
+const browserVersion = browser.version();
 const errors = [];
+const warnings = [];
 const samples = [];
+const interval = Number(values.interval);
+const count = Math.max(1, Math.round((Number(values.minutes) * 60) / interval));
 try {
   const page = await browser.newPage();
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
@@ -32,8 +39,9 @@ try {
   await page.waitForFunction(() => /^[1-9]/.test(document.getElementById('image-count')?.textContent ?? ''));
   await page.click('#train');
   const started = Date.now();
-  for (let minute = 1; minute <= Number(values.minutes); minute++) {
-    await page.waitForTimeout(started + minute * 60_000 - Date.now());
+  for (let i = 1; i <= count; i++) {
+    const minute = Number(((i * interval) / 60).toFixed(2));
+    await page.waitForTimeout(started + i * interval * 1000 - Date.now());
     const s = await page.evaluate(async () => {
       const m = await performance.measureUserAgentSpecificMemory();
       const wasm = await window.multigridMemory();
@@ -43,25 +51,28 @@ try {
         playing: document.body.dataset.playing === 'true',
         allBytes: m.bytes,
         wasmBytes: wasm.wasmBytes,
-        errors: Array.from(document.querySelectorAll('#messages .error')).map((e) => e.textContent),
+        // Each message's own words (its first node), without its dismiss button.
+        errors: Array.from(document.querySelectorAll('#messages .error')).map((e) => e.firstChild.textContent),
+        warnings: Array.from(document.querySelectorAll('#messages .warning')).map((e) => e.firstChild.textContent),
         backend: document.getElementById('backend')?.textContent,
       };
     });
     samples.push({ minute, ...s });
     for (const e of s.errors) if (!errors.includes(e)) errors.push(e);
+    for (const w of s.warnings) if (!warnings.includes(w)) warnings.push(w);
     console.error(`minute ${minute}: iteration ${s.iteration}, all memory ${(s.allBytes / 1e6).toFixed(1)} MB, wasm ${(s.wasmBytes / 1e6).toFixed(1)} MB${s.playing ? '' : ' (stopped)'}`);
   }
 } finally {
   await browser.close();
   server.kill();
 }
-const warm = samples.find((s) => s.minute >= Math.min(5, samples.length)) ?? samples[0];
+const warm = samples.find((s) => s.minute >= Math.min(5, samples.at(-1).minute / 2)) ?? samples[0];
 const last = samples.at(-1);
 const growth = { all: last.allBytes / warm.allBytes, wasm: last.wasmBytes / warm.wasmBytes };
 console.log('| minute | iteration | rollbacks so far | page and workers (MB) | wasm memory (MB) |');
 console.log('|---|---|---|---|---|');
 for (const s of samples) console.log(`| ${s.minute} | ${s.iteration} | ${s.rollbacks} | ${(s.allBytes / 1e6).toFixed(1)} | ${(s.wasmBytes / 1e6).toFixed(1)} |`);
-console.log(`from minute ${warm.minute} to ${last.minute}: page and workers ×${growth.all.toFixed(3)}, wasm ×${growth.wasm.toFixed(3)}; errors: ${errors.length ? errors.join(' | ') : 'none'}`);
-console.log(JSON.stringify({ query: values.query, samples, growth, errors }));
+console.log(`from minute ${warm.minute} to ${last.minute}: page and workers ×${growth.all.toFixed(3)}, wasm ×${growth.wasm.toFixed(3)}; errors: ${errors.length ? errors.join(' | ') : 'none'}; warnings: ${warnings.length ? warnings.join(' | ') : 'none'}`);
+console.log(JSON.stringify({ query: values.query, browser: `Chromium ${browserVersion}`, samples, warm: warm.minute, growth, errors, warnings }));
 const flat = growth.all <= 1.2 && growth.wasm <= 1.2;
 process.exit(errors.length === 0 && flat && last.playing ? 0 : 1);

@@ -54,7 +54,7 @@ async function showLearned(r: Replies['learn'], seconds: number) {
   }
   setIteration(step.iteration);
   if (store.model) store.model.iteration = step.iteration;
-  if (step.warning) message(step.warning, 'error');
+  if (step.warning) message(step.warning, 'warning');
   store.recentSeconds = [...store.recentSeconds.slice(-9), seconds];
   const itersPerSecond = store.recentSeconds.length / store.recentSeconds.reduce((a, b) => a + b, 0);
   $('speed').textContent = `${itersPerSecond.toFixed(2)} it/s`;

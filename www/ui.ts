@@ -5,7 +5,9 @@ import { store } from './store';
 
 export const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
-export function message(text: string, kind: 'info' | 'error' = 'info') {
+/** A message above the grids: `info` for what happened, `warning` for what the visitor may want to
+ *  act on while things go on, `error` for what failed. */
+export function message(text: string, kind: 'info' | 'warning' | 'error' = 'info') {
   const box = $('messages');
   const item = document.createElement('p');
   item.className = kind;

@@ -10,7 +10,8 @@ import { chromium } from '@playwright/test';
 
 const USAGE = `usage: npm run bench -- browser [--dist dist] [--reps 3] [--webgpu-reps 1]
                               [--webgpu-only | --thread-scaling [--rounds 3] [--seconds 20] [--cpu-only]
-                               | --versus OTHER_DIST [--rounds 3] [--seconds 20] [--cpu-only] | --gpu-calls]
+                               | --versus OTHER_DIST [--rounds 3] [--seconds 20] [--cpu-only] | --gpu-calls
+                               | --dispatch-cost [--seconds 20]]
        (or node scripts/bench/browser.mjs ..., from the repository root)
 
 Default: per-op timings of the paper nets (grids 16 and 64, batch 16) on the wasm CPU backend
@@ -33,6 +34,14 @@ on its own port: training it/s of \`small\` on every core and one paper grid's o
 alternating fresh browsers (medians), then once each on WebGPU where the browser has an adapter.
 Prints a table, then the JSON object (read by \`reports -- build\`).
 
+--dispatch-cost: the host's cost of one WebGPU dispatch in this browser: a worker times 5,000
+dispatches of a kernel that does next to nothing, encoded as Burn's wgpu backend encodes them (a
+new bind group per dispatch, one compute pass per command buffer, a submit every 32 dispatches),
+and once more reusing one bind group. With the dispatch counts of \`small\` (as --gpu-calls counts
+them, T = 4) that gives the floor of a Langevin step and of a learning iteration on WebGPU, set
+beside the CPU backend's measured time per iteration (T = 4) on one thread and on every core.
+Prints a table, then the JSON object.
+
 --gpu-calls: on WebGPU, the calls the page's worker makes (counted under Burn: compute dispatches,
 queue submissions, buffer maps = host round trips) for the tiny and small presets: per Langevin
 step (from samples at two chain lengths), per sample of 8 images, per learning iteration (Step),
@@ -46,6 +55,7 @@ const options = {
   'webgpu-only': { type: 'boolean', default: false },
   'thread-scaling': { type: 'boolean', default: false },
   'gpu-calls': { type: 'boolean', default: false },
+  'dispatch-cost': { type: 'boolean', default: false },
   'cpu-only': { type: 'boolean', default: false },
   versus: { type: 'string' },
   rounds: { type: 'string', default: '3' },
@@ -202,11 +212,11 @@ async function opsAndLoad() {
 
 /** One thread-scaling configuration in a fresh browser: training it/s of `small`, then one paper
  *  grid's ops; `threads` 1 or null (every core) on the CPU backend, or 'webgpu'. */
-function trainAndTime(threads, at = url) {
+function trainAndTime(threads, at = url, steps = null) {
   const webgpu = threads === 'webgpu';
   return withPage(webgpu ? webgpuArgs : args, async (page) => {
     if (webgpu) page.setDefaultTimeout(600_000); // a software adapter starts slowly
-    const query = `?preset=small&seed=1&debug=1&backend=${webgpu ? 'webgpu' : 'cpu'}${threads === 1 ? '&threads=1' : ''}`;
+    const query = `?preset=small&seed=1&debug=1&backend=${webgpu ? 'webgpu' : 'cpu'}${threads === 1 ? '&threads=1' : ''}${steps ? `&steps=${steps}` : ''}`;
     await page.goto(at + query);
     await page.waitForSelector('body[data-ready=true]');
     await page.waitForFunction(() => /^[1-9]/.test(document.getElementById('image-count')?.textContent ?? ''));
@@ -354,11 +364,88 @@ async function gpuCalls() {
   console.log(JSON.stringify({ rows }));
 }
 
+/** The worker that times dispatches: `n` dispatches of a one-invocation kernel, after a warm-up,
+ *  bind groups made per dispatch (as cubecl-wgpu does) or reused; a submit every `perSubmit`. */
+const DISPATCH_WORKER = `
+onmessage = async ({ data: { n, perSubmit } }) => {
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    const device = await adapter.requestDevice();
+    const code = '@group(0) @binding(0) var<storage, read_write> b: array<f32>; @compute @workgroup_size(1) fn main() { b[0] = b[0] + 1.0; }';
+    const layout = device.createBindGroupLayout({ entries: [{ binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } }] });
+    const pipeline = device.createComputePipeline({
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: device.createShaderModule({ code }), entryPoint: 'main' },
+    });
+    const buffer = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+    const group = () => device.createBindGroup({ layout, entries: [{ binding: 0, resource: { buffer } }] });
+    const shared = group();
+    const run = async (count, reuse) => {
+      const t0 = performance.now();
+      let encoder = device.createCommandEncoder();
+      let pass = encoder.beginComputePass();
+      for (let i = 1; i <= count; i++) {
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, reuse ? shared : group());
+        pass.dispatchWorkgroups(1);
+        if (i % perSubmit === 0 || i === count) {
+          pass.end();
+          device.queue.submit([encoder.finish()]);
+          encoder = device.createCommandEncoder();
+          pass = encoder.beginComputePass();
+        }
+      }
+      const host = performance.now() - t0;
+      await device.queue.onSubmittedWorkDone();
+      return { hostMs: host, doneMs: performance.now() - t0 };
+    };
+    await run(500, false);
+    const perBindGroup = await run(n, false);
+    const reused = await run(n, true);
+    postMessage({ adapter: adapter.info ? [adapter.info.vendor, adapter.info.architecture, adapter.info.description].filter(Boolean).join(' ') : '', perBindGroup, reused });
+  } catch (e) {
+    postMessage({ error: String(e) });
+  }
+};`;
+
+async function dispatchCost() {
+  const n = 5000;
+  const perSubmit = 32; // cubecl-wgpu's default tasks_max (CUBECL_WGPU_MAX_TASKS)
+  const timed = await withPage(webgpuArgs, async (page) => {
+    // A document of the page's origin that does not start the page itself.
+    await page.goto(`${url}data/textures/packs.json`);
+    return page.evaluate(([source, n, perSubmit]) => new Promise((resolve, reject) => {
+      const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
+      worker.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data));
+      worker.onerror = (e) => reject(new Error(e.message));
+      worker.postMessage({ n, perSubmit });
+    }), [DISPATCH_WORKER, n, perSubmit]);
+  });
+  const us = (t) => (t.hostMs * 1000) / n;
+  const small = await gpuCallsOf('small', [4, 8], 1);
+  const cpuOne = await trainAndTime(1, url, 4);
+  const cpuAll = await trainAndTime(null, url, 4);
+  const perDispatch = us(timed.perBindGroup);
+  const floor = { langevinStepMs: (small.dispatchesPerLangevinStep * small.grids * perDispatch) / 1000, iterationMs: (small.learn.dispatches * perDispatch) / 1000 };
+  console.log(`WebGPU: ${small.adapter.replace('WebGPU · ', '')}`);
+  console.log('| dispatches encoded | µs per dispatch, host (encode and submit) | µs per dispatch, until the GPU is done |');
+  console.log('|---|---|---|');
+  console.log(`| as Burn does (a bind group per dispatch) | ${us(timed.perBindGroup).toFixed(1)} | ${((timed.perBindGroup.doneMs * 1000) / n).toFixed(1)} |`);
+  console.log(`| one bind group reused | ${us(timed.reused).toFixed(1)} | ${((timed.reused.doneMs * 1000) / n).toFixed(1)} |`);
+  console.log('');
+  console.log('| `small`, T = 4 | dispatches | WebGPU floor (dispatches × µs), ms | CPU backend, 1 thread, ms | CPU backend, every core, ms |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| one Langevin step (all ${small.grids} grids) | ${(small.dispatchesPerLangevinStep * small.grids).toFixed(0)} | ${floor.langevinStepMs.toFixed(1)} | – | – |`);
+  console.log(`| one learning iteration | ${small.learn.dispatches} | ${floor.iterationMs.toFixed(0)} | ${(1000 / cpuOne.itersPerSecond).toFixed(0)} | ${(1000 / cpuAll.itersPerSecond).toFixed(0)} |`);
+  console.log(JSON.stringify({ n, perSubmit, timed, perDispatchUs: perDispatch, small, floor, cpu: { one: cpuOne, all: cpuAll } }));
+}
+
 const serve = (dir, at) => spawn('node', ['scripts/serve.mjs', '--dir', dir, '--base', base, '--port', String(at)], { stdio: 'ignore' });
 const servers = [serve(dist, port), ...(values.versus ? [serve(values.versus, port + 1)] : [])];
 await new Promise((r) => setTimeout(r, 800));
 try {
-  const mode = values.versus ? versus : values['webgpu-only'] ? webgpuOnly : values['thread-scaling'] ? threadScaling : values['gpu-calls'] ? gpuCalls : opsAndLoad;
+  const mode = values.versus ? versus : values['webgpu-only'] ? webgpuOnly : values['thread-scaling'] ? threadScaling
+    : values['gpu-calls'] ? gpuCalls : values['dispatch-cost'] ? dispatchCost : opsAndLoad;
   await mode();
 } finally {
   servers.forEach((s) => s.kill());
