@@ -422,6 +422,7 @@ async function dispatchCost() {
     }), [DISPATCH_WORKER, n, perSubmit]);
   });
   const us = (t) => (t.hostMs * 1000) / n;
+  console.error(`µs per dispatch (host): ${us(timed.perBindGroup).toFixed(1)} as Burn encodes, ${us(timed.reused).toFixed(1)} with one bind group; ${timed.adapter}`);
   const small = await gpuCallsOf('small', [4, 8], 1);
   const cpuOne = await trainAndTime(1, url, 4);
   const cpuAll = await trainAndTime(null, url, 4);
