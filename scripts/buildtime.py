@@ -143,6 +143,7 @@ def report(results, out, extra=None):
                              + "–".join(f"{x:.2f}" for x in s["spread"])
                              + f") | {s['forwardMs']:.1f} | {s['langevinStepMs']:.1f} | {s['updateMs']:.1f} |")
         lines += ["", f"Training it/s of `small`, *{other}* over as shipped: {versus['ratio']:.2f}×."]
+        lines += [f"{note}." for note in versus.get("notes", [])]
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     open(out, "w").write("\n".join(lines) + "\n")
     print(f"wrote {out}")
@@ -191,7 +192,9 @@ def main():
         out = subprocess.run(cmd + (["--cpu-only"] if args.smoke else []), cwd=ROOT, capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"build report: the side-by-side run failed:\n{out.stderr[-2000:]}")
-        versus = dict(json.loads(out.stdout.strip().splitlines()[-1]), versus=other)
+        sys.stderr.write(out.stderr)
+        versus = dict(json.loads(out.stdout.strip().splitlines()[-1]), versus=other,
+                      notes=[l for l in out.stderr.splitlines() if l.startswith("WebGPU not timed")])
         rust = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
         results = {"measured": {"commit": provenance.commit(), "date": time.strftime("%Y-%m-%d", time.gmtime()),
                                 "command": provenance.command()},
