@@ -81,11 +81,6 @@ def build(checkout, target, settings, dist, log):
     return {"settings": settings, "steps": steps, "crates": crates, "sizes": sizes}
 
 
-def minutes(s):
-    m, s = divmod(round(s), 60)
-    return f"{m} min {s:02d} s"
-
-
 def report(results, out, extra=None):
     names = list(results["variants"])
     variants = results["variants"]
@@ -101,11 +96,11 @@ def report(results, out, extra=None):
         lines.append(f"*{name}*: cargo `--config` " + ", ".join(f"`{s}`" for s in variants[name]["settings"][:3])
                      + (f" and {len(variants[name]['settings']) - 3} more like them" if len(variants[name]["settings"]) > 3 else "") + ".")
     lines += [""] + heads("step")
-    lines.append("| wasm-bindgen-cli install (scripts/setup) | " + " | ".join(minutes(bindgen) for _ in names) + " |")
+    lines.append("| wasm-bindgen-cli install (scripts/setup) | " + " | ".join(provenance.wall(bindgen) for _ in names) + " |")
     for step in variants[SHIPPED]["steps"]:
-        lines.append(f"| {step} | " + " | ".join(minutes(variants[n]["steps"][step]) for n in names) + " |")
+        lines.append(f"| {step} | " + " | ".join(provenance.wall(variants[n]["steps"][step]) for n in names) + " |")
     totals = {n: bindgen + sum(variants[n]["steps"].values()) for n in names}
-    lines.append("| **total** | " + " | ".join(f"**{minutes(totals[n])}**" for n in names) + " |")
+    lines.append("| **total** | " + " | ".join(f"**{provenance.wall(totals[n])}**" for n in names) + " |")
     shipped = totals[SHIPPED]
     lines += ["", f"As shipped, the single-threaded module (the one with WebGPU) is "
               f"{variants[SHIPPED]['steps']['wasm'] / shipped:.0%} of the first build, the threaded one "
@@ -185,7 +180,7 @@ def main():
             log, dists[name] = os.path.join(work, f"{slug}.log"), os.path.join(work, f"dist-{slug}")
             print(f"build report: building {name} (log {log})", flush=True)
             variants[name] = build(checkout, target, TRIED.get(name, []), dists[name], log)
-            print(f"build report: {name}: " + ", ".join(f"{k} {minutes(v)}" for k, v in variants[name]["steps"].items()), flush=True)
+            print(f"build report: {name}: " + ", ".join(f"{k} {provenance.wall(v)}" for k, v in variants[name]["steps"].items()), flush=True)
         other = tried[0] if tried else SHIPPED
         cmd = ["node", "scripts/bench/browser.mjs", "--dist", dists[SHIPPED], "--versus", dists[other],
                "--rounds", str(1 if args.smoke else args.rounds), "--seconds", str(2 if args.smoke else args.seconds)]
