@@ -53,6 +53,22 @@ pub fn create(kind: BackendKind) -> Result<Device, Error> {
     }
 }
 
+/// The device 0 of the `multigrid serve` server at `url` (`ws://host:port`), reached with its
+/// token through Burn's remote backend: tensor operations run there, and only what is read comes
+/// back. Fails with the reason (unreachable, wrong token) before anything runs.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn remote(url: &str, token: &str) -> Result<Device, Error> {
+    use burn::tensor::remote::RemoteHost;
+    if token.is_empty() {
+        return Err(Error::Config(format!(
+            "--remote {url} needs the token `multigrid serve` printed: --token or MULTIGRID_TOKEN"
+        )));
+    }
+    Device::remote_options(&RemoteHost::websocket(url).with_credential(token))
+        .init()
+        .map_err(|e| Error::Device(format!("the remote device at {url}: {e}")))
+}
+
 /// The browser's WebGPU device, created on first use and shared afterwards (Burn's runtime can be
 /// initialised once per page). Call only after JavaScript found an adapter.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]

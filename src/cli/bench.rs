@@ -69,12 +69,14 @@ pub fn run(args: Args) -> Result<(), Error> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({ "device": args.device.device, "preset": args.preset, "threads": threads, "rows": rows })
+            serde_json::json!({ "device": args.device.name(), "preset": args.preset, "threads": threads, "rows": rows })
         );
     } else {
         println!(
-            "preset {}, device {} ({threads} threads), median of {} after a warm-up",
-            args.preset, args.device.device, args.reps
+            "preset {}, device {} ({threads} threads here), median of {} after a warm-up",
+            args.preset,
+            args.device.name(),
+            args.reps
         );
         println!(
             "{:>5} {:>6} {:>6} {:>11} {:>17} {:>10} {:>9}",

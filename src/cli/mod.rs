@@ -6,6 +6,7 @@ mod bench;
 mod convert;
 mod eval;
 mod sample;
+mod serve;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ enum Command {
     Export(convert::ExportArgs),
     /// Make a checkpoint from PyTorch-layout safetensors weights.
     Import(convert::ImportArgs),
+    /// Host this machine's device for `--remote` runs elsewhere (Burn's remote backend, WebSocket).
+    Serve(serve::Args),
 }
 
 /// Options shared by the commands that build nets.
@@ -54,11 +57,29 @@ pub struct DeviceArg {
     /// Where the nets run: cpu, wgpu (Vulkan/Metal/DX12) or cuda (needs `--features cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Run the nets on the device of a `multigrid serve` server instead (`ws://host:port`).
+    /// Checkpoints, logs and mosaics stay here.
+    #[arg(long, conflicts_with = "device")]
+    pub remote: Option<String>,
+    /// The token of the --remote server (better given as MULTIGRID_TOKEN, out of the process list).
+    #[arg(long, env = "MULTIGRID_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 impl DeviceArg {
+    /// What the nets run on, as reports name it: `cpu`, `wgpu`, or `remote ws://host:port`.
+    pub fn name(&self) -> String {
+        match &self.remote {
+            Some(url) => format!("remote {url}"),
+            None => self.device.clone(),
+        }
+    }
+
     pub fn create(&self) -> Result<burn::tensor::Device, Error> {
-        create(self.device.parse::<BackendKind>()?)
+        match &self.remote {
+            Some(url) => multigrid_ebm::device::remote(url, self.token.as_deref().unwrap_or_default()),
+            None => create(self.device.parse::<BackendKind>()?),
+        }
     }
 }
 
@@ -105,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Inpaint(a) => eval::inpaint(a),
         Command::Export(a) => convert::export(a),
         Command::Import(a) => convert::import(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

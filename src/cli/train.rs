@@ -177,15 +177,29 @@ pub fn run(args: Args) -> Result<(), Error> {
         Ok(())
     };
 
+    // The iteration the folder's checkpoint holds.
+    let mut saved = resumed.then(|| session.iteration());
     while session.iteration() < args.iters && !stop.load(Ordering::SeqCst) {
         let started = Instant::now();
         let step = match block_on(session.step(0)) {
             Ok(step) => step,
             Err(e) => {
                 bar.abandon();
-                save(&session)?;
-                eprintln!("the model's last good state is saved in {}", checkpoint_path.display());
-                return Err(e);
+                match save(&session) {
+                    Ok(()) => eprintln!("the model's last good state is saved in {}", checkpoint_path.display()),
+                    // The device is gone (a remote server stopped, a GPU lost): the last save stands.
+                    Err(why) => eprintln!(
+                        "the current state could not be saved ({why}); {}",
+                        match saved {
+                            Some(iteration) => format!("{} keeps iteration {iteration}", checkpoint_path.display()),
+                            None => "the run had not reached its first save".into(),
+                        }
+                    ),
+                }
+                return Err(match &args.device.remote {
+                    Some(url) => Error::Device(format!("the remote device at {url} failed: {e}")),
+                    None => e,
+                });
             }
         };
         let line = LogLine { step, seconds: started.elapsed().as_secs_f64(), rss_mb: resident_mb() };
@@ -203,6 +217,7 @@ pub fn run(args: Args) -> Result<(), Error> {
                 }
                 if iteration % args.save_every == 0 {
                     save(&session)?;
+                    saved = Some(iteration);
                 }
                 if args.snapshot_every.is_some_and(|n| iteration % n == 0) {
                     checkpoint::save(session.learner(), &args.out.join(format!("checkpoint_{iteration}.bpk")))?;

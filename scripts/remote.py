@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""What Burn's remote backend costs: `multigrid serve` on loopback hosting a device, against the same
+device used in the process, side by side in alternating rounds. Per grid, the ms of a Langevin step
+and of a parameter update (`multigrid bench`), and the seconds of a whole learning iteration
+(`multigrid train`, from its log). Written up as reports/remote.md.
+
+  scripts/remote.py [--preset small] [--batch 8] [--reps 5] [--iters 30] [--rounds 3]
+                    [--server-device cpu] [--report reports/remote.md]
+
+Server and client share this machine's cores, so on loopback the figures are the protocol's cost
+(one message per tensor operation, a round trip per read) plus the two processes' contention;
+across a network each round trip adds the link's latency.
+"""
+import argparse, json, os, secrets, shutil, statistics, subprocess, sys, tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from scripts import provenance  # noqa: E402
+
+ROOT = provenance.ROOT
+MULTIGRID = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "multigrid")
+
+
+def serve(device, token):
+    """`multigrid serve` on a free loopback port; the process and the address it printed."""
+    server = subprocess.Popen([MULTIGRID, "serve", "--device", device, "--port", "0"], cwd=ROOT, text=True,
+                              env=dict(os.environ, MULTIGRID_TOKEN=token), stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    first = server.stdout.readline().strip()
+    if not first.startswith("multigrid serve: listening on ws://"):
+        server.kill()
+        sys.exit(f"remote report: `multigrid serve --device {device}` did not start ({first!r})")
+    return server, first.rsplit(" ", 1)[1]
+
+
+def multigrid(args, token):
+    done = subprocess.run([MULTIGRID, *args], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, MULTIGRID_TOKEN=token))
+    if done.returncode != 0:
+        sys.exit(f"remote report: `multigrid {' '.join(args)}` failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def iteration_seconds(args, where, token, work):
+    """Median seconds per learning iteration of a short run (the first, which warms up, left out)."""
+    out = tempfile.mkdtemp(dir=work)
+    multigrid(["train", "--preset", args.preset, "--batch", str(args.batch), "--iters", str(args.iters),
+               "--seed", "1", "--quiet", "--save-every", str(args.iters), "--out", out, *where], token)
+    seconds = [json.loads(line)["seconds"] for line in open(os.path.join(out, "log.jsonl")) if '"seconds"' in line]
+    shutil.rmtree(out)
+    return statistics.median(seconds[1:] or seconds)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="small")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--iters", type=int, default=30)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--server-device", default="cpu", help="what `multigrid serve` hosts: cpu or wgpu")
+    p.add_argument("--report", default=os.path.join(ROOT, "reports", "remote.md"))
+    args = p.parse_args()
+    token = secrets.token_hex(16)
+    server, address = serve(args.server_device, token)
+    work = tempfile.mkdtemp(prefix="remote-report-")
+    sides = {"in the process": ["--device", args.server_device], "remote": ["--remote", address]}
+    steps = {side: {} for side in sides}
+    iterations = {side: [] for side in sides}
+    try:
+        for _ in range(args.rounds):
+            for side, where in sides.items():
+                bench = json.loads(multigrid(["bench", "--preset", args.preset, "--batch", str(args.batch),
+                                              "--reps", str(args.reps), "--json", *where], token))
+                for row in bench["rows"]:
+                    steps[side].setdefault(row["grid"], []).append((row["langevin_step_ms"], row["update_ms"]))
+                iterations[side].append(iteration_seconds(args, where, token, work))
+    finally:
+        server.kill()
+        server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    local, remote = sides
+    median = lambda values, i: statistics.median(v[i] for v in values)
+    out = ["# The remote backend: a device served on loopback against the same device in the process", ""]
+    out += provenance.block() + [
+        f"`multigrid serve --device {args.server_device}` on 127.0.0.1, and the CLI with `--remote` against the",
+        f"same device in the process (`--device {args.server_device}`), in {args.rounds} alternating "
+        f"round{'s' if args.rounds != 1 else ''}: `multigrid bench --preset {args.preset} --batch {args.batch} "
+        f"--reps {args.reps}` (medians over the rounds) and a {args.iters}-iteration `multigrid train` (the median "
+        "iteration of each run, then over the rounds). Server and client share this machine's cores.", "",
+        "| grid | Langevin step, in the process (ms) | remote (ms) | × | update, in the process (ms) | remote (ms) | × |",
+        "|---|---|---|---|---|---|---|"]
+    for grid in sorted(steps[local]):
+        a, b = steps[local][grid], steps[remote][grid]
+        la, lb, ua, ub = median(a, 0), median(b, 0), median(a, 1), median(b, 1)
+        out.append(f"| {grid} | {la:.1f} | {lb:.1f} | {lb / la:.1f} | {ua:.1f} | {ub:.1f} | {ub / ua:.1f} |")
+    ia, ib = statistics.median(iterations[local]), statistics.median(iterations[remote])
+    out += ["", f"A learning iteration of `{args.preset}` (batch {args.batch}): {ia * 1e3:.0f} ms in the process, "
+            f"{ib * 1e3:.0f} ms remote (×{ib / ia:.1f}), {(ib - ia) * 1e3:.0f} ms more per iteration.", "",
+            "Remote adds " + ", ".join(f"{median(steps[remote][g], 0) - median(steps[local][g], 0):.1f}"
+                                       for g in sorted(steps[local]))
+            + f" ms to a Langevin step at grids {', '.join(map(str, sorted(steps[local])))}. Burn's remote backend "
+            "sends every tensor operation as a message and makes every read a round trip, so what it adds "
+            "follows the number of operations and reads more than the images' size, and weighs most where "
+            "operations are quick. A server pays for it where its device runs the operations much faster "
+            "than the client's own; with the same CPU on both sides, as here, remote is only slower."]
+    os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
+    open(args.report, "w").write("\n".join(out) + "\n")
+    json.dump({"steps": steps, "iterations": iterations, "address": "127.0.0.1", "args": vars(args) | {"report": None}},
+              open(os.path.splitext(args.report)[0] + ".json", "w"), indent=1)
+    print(f"wrote {args.report}")
+
+
+if __name__ == "__main__":
+    main()
