@@ -100,10 +100,9 @@ def main():
             "Remote adds " + ", ".join(f"{median(steps[remote][g], 0) - median(steps[local][g], 0):.1f}"
                                        for g in sorted(steps[local]))
             + f" ms to a Langevin step at grids {', '.join(map(str, sorted(steps[local])))}. Burn's remote backend "
-            "sends every tensor operation as a message and makes every read a round trip, so what it adds "
-            "follows the number of operations and reads more than the images' size, and weighs most where "
-            "operations are quick. A server pays for it where its device runs the operations much faster "
-            "than the client's own; with the same CPU on both sides, as here, remote is only slower."]
+            "sends every tensor operation to the server as a message and makes every read a round trip. With "
+            "the same CPU on both sides, as here, remote can only be slower: a server pays where its device "
+            "runs the operations faster than the client's by more than what the messages add."]
     os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
     open(args.report, "w").write("\n".join(out) + "\n")
     json.dump({"steps": steps, "iterations": iterations, "address": "127.0.0.1", "args": vars(args) | {"report": None}},

@@ -44,6 +44,14 @@ impl Server {
     }
 }
 
+/// A scratch folder, a small image folder in it, and a server.
+fn setup(name: &str) -> (std::path::PathBuf, std::path::PathBuf, Server) {
+    let dir = common::tempdir(name);
+    let data = dir.join("data");
+    common::stripes_folder(&data, 8, 32);
+    (dir, data, Server::start())
+}
+
 fn train(data: &Path, out: &Path, device: &[&str]) -> Output {
     let mut args = vec!["train", "--data", s(data), "--preset", "tiny", "--iters", "4", "--seed", "3", "--quiet"];
     args.extend(["--out", s(out)]);
@@ -64,10 +72,7 @@ fn parameters(path: &Path) -> Vec<(String, Vec<f32>)> {
 
 #[test]
 fn training_on_a_served_cpu_gives_the_local_checkpoint_and_a_wrong_token_is_refused() {
-    let dir = common::tempdir("remote");
-    let data = dir.join("data");
-    common::stripes_folder(&data, 8, 32);
-    let server = Server::start();
+    let (dir, data, server) = setup("remote");
 
     let local = train(&data, &dir.join("local"), &["--device", "cpu"]);
     assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
@@ -99,10 +104,7 @@ fn training_on_a_served_cpu_gives_the_local_checkpoint_and_a_wrong_token_is_refu
 /// its last saved checkpoint, which loads.
 #[test]
 fn a_server_killed_mid_run_costs_the_client_nothing_saved() {
-    let dir = common::tempdir("remote-killed");
-    let data = dir.join("data");
-    common::stripes_folder(&data, 8, 32);
-    let server = Server::start();
+    let (dir, data, server) = setup("remote-killed");
     let out = dir.join("run");
     let mut client = Command::new(env!("CARGO_BIN_EXE_multigrid"))
         .args(["train", "--data", s(&data), "--preset", "tiny", "--iters", "1000000", "--save-every", "5", "--quiet"])
@@ -142,10 +144,7 @@ fn a_server_killed_mid_run_costs_the_client_nothing_saved() {
 #[test]
 fn malformed_messages_leave_the_server_serving() {
     use std::io::Write;
-    let dir = common::tempdir("remote-malformed");
-    let data = dir.join("data");
-    common::stripes_folder(&data, 8, 32);
-    let server = Server::start();
+    let (dir, data, server) = setup("remote-malformed");
     let host = server.address.trim_start_matches("ws://").to_string();
 
     let mut raw = std::net::TcpStream::connect(&host).unwrap();
