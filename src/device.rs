@@ -53,18 +53,44 @@ pub fn create(kind: BackendKind) -> Result<Device, Error> {
     }
 }
 
-/// The device 0 of the `multigrid serve` server at `url` (`ws://host:port`), reached with its
-/// token through Burn's remote backend: tensor operations run there, and only what is read comes
-/// back. Fails with the reason (unreachable, wrong token) before anything runs.
+/// The device 0 of the `multigrid serve` server at `url`, reached with its token through Burn's
+/// remote backend: tensor operations run there, and only what is read comes back. `url` is
+/// `ws://host:port` (WebSocket), `iroh:ID` (Iroh, found through the public relays) or
+/// `iroh:ID@host:port` (Iroh, dialled directly). Fails with the reason (unreachable, wrong token)
+/// before anything runs.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn remote(url: &str, token: &str) -> Result<Device, Error> {
-    use burn::tensor::remote::RemoteHost;
+    use burn::tensor::remote::{EndpointId, IrohHost, IrohRelays, RemoteHost};
     if token.is_empty() {
         return Err(Error::Config(format!(
             "--remote {url} needs the token `multigrid serve` printed: --token or MULTIGRID_TOKEN"
         )));
     }
-    Device::remote_options(&RemoteHost::websocket(url).with_credential(token))
+    let host = match url.strip_prefix("iroh:") {
+        _ if url.starts_with("ws://") => RemoteHost::websocket(url),
+        Some(iroh) => {
+            let (id, address) = iroh.split_once('@').map_or((iroh, None), |(id, a)| (id, Some(a)));
+            let id: EndpointId =
+                id.parse().map_err(|e| Error::Config(format!("--remote {url}: the server id: {e}")))?;
+            let host = match address {
+                None => IrohHost::new(id),
+                Some(address) => {
+                    use std::net::ToSocketAddrs;
+                    let addresses = address
+                        .to_socket_addrs()
+                        .map_err(|e| Error::Config(format!("--remote {url}: the address {address}: {e}")))?;
+                    addresses.fold(IrohHost::new(id).with_relays(IrohRelays::Disabled), IrohHost::with_address)
+                }
+            };
+            RemoteHost::iroh(host)
+        }
+        None => {
+            return Err(Error::Config(format!(
+                "--remote {url}: give ws://host:port, iroh:SERVER_ID or iroh:SERVER_ID@host:port"
+            )));
+        }
+    };
+    Device::remote_options(&host.with_credential(token))
         .init()
         .map_err(|e| Error::Device(format!("the remote device at {url}: {e}")))
 }

@@ -16,9 +16,21 @@ struct Server {
 }
 
 impl Server {
+    /// Over WebSocket, on a free port.
     fn start() -> Server {
+        Server::with(&["--port", "0"])
+    }
+
+    /// Over Iroh, dialled directly (no relays), on a UDP port that was free a moment ago.
+    fn iroh() -> Server {
+        let port = std::net::UdpSocket::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port().to_string();
+        Server::with(&["--transport", "iroh", "--relays", "disabled", "--port", &port])
+    }
+
+    fn with(transport: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_multigrid"))
-            .args(["serve", "--device", "cpu", "--port", "0", "--token", TOKEN])
+            .args(["serve", "--device", "cpu", "--token", TOKEN])
+            .args(transport)
             .env_remove("MULTIGRID_TOKEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -29,8 +41,8 @@ impl Server {
         stdout.read_line(&mut first).unwrap();
         // Read the rest as it comes: a closed pipe would fail the server's next line.
         std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let address = first.trim().rsplit(' ').next().unwrap().to_string();
-        assert!(address.starts_with("ws://127.0.0.1:"), "serve printed {first:?}");
+        let address = first.trim().rsplit(' ').next().unwrap().replace("@HOST:", "@127.0.0.1:");
+        assert!(address.starts_with("ws://127.0.0.1:") || address.starts_with("iroh:"), "serve printed {first:?}");
         Server { child, address }
     }
 
@@ -45,11 +57,11 @@ impl Server {
 }
 
 /// A scratch folder, a small image folder in it, and a server.
-fn setup(name: &str) -> (std::path::PathBuf, std::path::PathBuf, Server) {
+fn setup(name: &str, server: fn() -> Server) -> (std::path::PathBuf, std::path::PathBuf, Server) {
     let dir = common::tempdir(name);
     let data = dir.join("data");
     common::stripes_folder(&data, 8, 32);
-    (dir, data, Server::start())
+    (dir, data, server())
 }
 
 fn train(data: &Path, out: &Path, device: &[&str]) -> Output {
@@ -70,21 +82,37 @@ fn parameters(path: &Path) -> Vec<(String, Vec<f32>)> {
     host.into_iter().map(|(name, (_, values))| (name, values)).collect()
 }
 
-#[test]
-fn training_on_a_served_cpu_gives_the_local_checkpoint_and_a_wrong_token_is_refused() {
-    let (dir, data, server) = setup("remote");
-
-    let local = train(&data, &dir.join("local"), &["--device", "cpu"]);
-    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
-    let remote = train(&data, &dir.join("remote"), &["--remote", &server.address, "--token", TOKEN]);
-    assert!(remote.status.success(), "{}", String::from_utf8_lossy(&remote.stderr));
-    let (a, b) = (parameters(&dir.join("local/checkpoint.bpk")), parameters(&dir.join("remote/checkpoint.bpk")));
+/// Two checkpoints hold the same parameters, to 1e-5.
+fn assert_same(local: &Path, remote: &Path) {
+    let (a, b) = (parameters(local), parameters(remote));
     assert_eq!(a.len(), b.len());
     for ((name, x), (_, y)) in a.iter().zip(&b) {
         let worst = x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
         assert!(worst <= 1e-5, "{name}: the remote run differs from the local one by {worst}");
     }
-    // The log of the remote run is written here, as for a local one.
+}
+
+#[test]
+fn training_on_a_served_cpu_gives_the_local_checkpoint_and_a_wrong_token_is_refused() {
+    matches_local_and_refuses_a_wrong_token("remote", Server::start, "WebSocket client 127.0.0.1:");
+}
+
+/// Over Iroh (encrypted; dialled directly here, without relays), the same.
+#[test]
+fn over_iroh_a_remote_run_matches_the_local_one_and_a_wrong_token_is_refused() {
+    matches_local_and_refuses_a_wrong_token("remote-iroh", Server::iroh, "Iroh client ");
+}
+
+/// A remote run writes the local run's checkpoint and its log; a wrong token is refused, and the
+/// server logs it as from `client`; a missing one is bad input.
+fn matches_local_and_refuses_a_wrong_token(name: &str, server: fn() -> Server, client: &str) {
+    let (dir, data, server) = setup(name, server);
+
+    let local = train(&data, &dir.join("local"), &["--device", "cpu"]);
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    let remote = train(&data, &dir.join("remote"), &["--remote", &server.address, "--token", TOKEN]);
+    assert!(remote.status.success(), "{}", String::from_utf8_lossy(&remote.stderr));
+    assert_same(&dir.join("local/checkpoint.bpk"), &dir.join("remote/checkpoint.bpk"));
     assert_eq!(std::fs::read_to_string(dir.join("remote/log.jsonl")).unwrap().lines().count(), 4);
 
     let refused = train(&data, &dir.join("refused"), &["--remote", &server.address, "--token", "not-the-token"]);
@@ -96,7 +124,7 @@ fn training_on_a_served_cpu_gives_the_local_checkpoint_and_a_wrong_token_is_refu
     assert_eq!(missing.status.code(), Some(2), "{}", String::from_utf8_lossy(&missing.stderr));
 
     let log = server.stop();
-    assert!(log.contains("refused: WebSocket client 127.0.0.1:") && log.contains("wrong token"), "{log}");
+    assert!(log.contains(&format!("refused: {client}")) && log.contains("wrong token"), "{log}");
     assert!(log.contains("session opened"), "{log}");
 }
 
@@ -104,7 +132,7 @@ fn training_on_a_served_cpu_gives_the_local_checkpoint_and_a_wrong_token_is_refu
 /// its last saved checkpoint, which loads.
 #[test]
 fn a_server_killed_mid_run_costs_the_client_nothing_saved() {
-    let (dir, data, server) = setup("remote-killed");
+    let (dir, data, server) = setup("remote-killed", Server::start);
     let out = dir.join("run");
     let mut client = Command::new(env!("CARGO_BIN_EXE_multigrid"))
         .args(["train", "--data", s(&data), "--preset", "tiny", "--iters", "1000000", "--save-every", "5", "--quiet"])
@@ -144,7 +172,7 @@ fn a_server_killed_mid_run_costs_the_client_nothing_saved() {
 #[test]
 fn malformed_messages_leave_the_server_serving() {
     use std::io::Write;
-    let (dir, data, server) = setup("remote-malformed");
+    let (dir, data, server) = setup("remote-malformed", Server::start);
     let host = server.address.trim_start_matches("ws://").to_string();
 
     let mut raw = std::net::TcpStream::connect(&host).unwrap();
