@@ -7,6 +7,7 @@
   bench        reports/bench.md         the CPU backend against PyTorch, and the page (minutes; torch)
   soak         reports/soak.md          an hour of training in the page: memory, rollbacks, messages
   build        reports/build.md         the first build, cold, with and without the opt-level table (an hour)
+  guard        reports/guard.md         the divergence guard's energy rule against the published models' logs (seconds)
   remote       reports/remote.md        a device served on loopback (multigrid serve) against it in the process (minutes)
 
 ARGS go to the script that writes the report (its --help lists them). Each report opens with its
@@ -38,6 +39,8 @@ REPORTS = {
              lambda tmp: ["--minutes", "0.05", "--interval", "3", "--report", os.path.join(tmp, "soak.md")]),
     "build": ("build.md", [sys.executable, "scripts/buildtime.py"],
               lambda tmp: ["--smoke", "--report", os.path.join(tmp, "build.md")]),
+    "guard": ("guard.md", [sys.executable, "scripts/guard_evidence.py"],
+              lambda tmp: ["--report", os.path.join(tmp, "guard.md")]),
     "remote": ("remote.md", [sys.executable, "scripts/remote.py"],
                lambda tmp: ["--preset", "tiny", "--batch", "2", "--reps", "1", "--iters", "3", "--rounds", "1",
                             "--report", os.path.join(tmp, "remote.md")]),

@@ -55,7 +55,8 @@ pub struct Rule {
 
 impl Default for Rule {
     fn default() -> Rule {
-        // Fitted on the stability study's logs: reports/reliability.md.
+        // Fitted on the stability study's logs (reports/reliability.md); the energy rule's margin
+        // on the published models' logs: reports/guard.md.
         Rule {
             keep_every: 10,
             growth: 100.0,
