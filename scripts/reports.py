@@ -8,6 +8,7 @@
   soak         reports/soak.md          an hour of training in the page: memory, rollbacks, messages
   build        reports/build.md         the first build, cold, with and without the opt-level table (an hour)
   guard        reports/guard.md         the divergence guard's energy rule against the published models' logs (seconds)
+  pretrain     reports/pretrain-MODEL.md  retrain `small` or `digits` from scratch by its recipe (hours; MODEL first)
   remote       reports/remote.md        a device served on loopback (multigrid serve) against it in the process (minutes)
 
 ARGS go to the script that writes the report (its --help lists them). Each report opens with its
@@ -41,6 +42,9 @@ REPORTS = {
               lambda tmp: ["--smoke", "--report", os.path.join(tmp, "build.md")]),
     "guard": ("guard.md", [sys.executable, "scripts/guard_evidence.py"],
               lambda tmp: ["--report", os.path.join(tmp, "guard.md")]),
+    "pretrain": ("pretrain.md", [sys.executable, "scripts/pretrain.py"],
+                 lambda tmp: ["digits", "--iters-scale", "0.0005", "--eval-n", "8", "--runs", os.path.join(tmp, "runs"),
+                              "--report", os.path.join(tmp, "pretrain.md")]),
     "remote": ("remote.md", [sys.executable, "scripts/remote.py"],
                lambda tmp: ["--preset", "tiny", "--batch", "2", "--reps", "1", "--iters", "3", "--rounds", "1",
                             "--report", os.path.join(tmp, "remote.md")]),

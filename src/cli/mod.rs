@@ -57,7 +57,8 @@ pub struct DeviceArg {
     /// Where the nets run: cpu, wgpu (Vulkan/Metal/DX12) or cuda (needs `--features cuda`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// Run the nets on the device of a `multigrid serve` server instead (`ws://host:port`).
+    /// Run the nets on the device of a `multigrid serve` server instead: `ws://host:port`,
+    /// `iroh:SERVER_ID` or `iroh:SERVER_ID@host:port`.
     /// Checkpoints, logs and mosaics stay here.
     #[arg(long, conflicts_with = "device")]
     pub remote: Option<String>,
