@@ -90,9 +90,27 @@ pub fn remote(url: &str, token: &str) -> Result<Device, Error> {
             )));
         }
     };
+    batch_remote_operations();
     Device::remote_options(&host.with_credential(token))
         .init()
         .map_err(|e| Error::Device(format!("the remote device at {url}: {e}")))
+}
+
+/// Let the remote client send its operations when it must (at a read, a sync or an upload) rather
+/// than every 4 of them, Burn's default: a Langevin step is then a few WebSocket messages, not
+/// dozens (reports/remote.md). A `burn.toml` that sets `[remote] flush_threshold` is kept, as is a
+/// configuration Burn has already read.
+#[cfg(not(target_arch = "wasm32"))]
+fn batch_remote_operations() {
+    use burn::BurnConfig;
+    use burn_std::config::RuntimeConfig;
+    let mut config = serde_json::to_value(BurnConfig::from_current_dir()).unwrap_or_default();
+    if config["remote"]["flush_threshold"] == serde_json::json!(4) {
+        config["remote"]["flush_threshold"] = serde_json::json!(1 << 20);
+        if let Ok(config) = serde_json::from_value::<BurnConfig>(config) {
+            BurnConfig::try_set(config);
+        }
+    }
 }
 
 /// The browser's WebGPU device, created on first use and shared afterwards (Burn's runtime can be
