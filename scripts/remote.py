@@ -100,7 +100,8 @@ def main():
             "Remote adds " + ", ".join(f"{median(steps[remote][g], 0) - median(steps[local][g], 0):.1f}"
                                        for g in sorted(steps[local]))
             + f" ms to a Langevin step at grids {', '.join(map(str, sorted(steps[local])))}. Burn's remote backend "
-            "sends every tensor operation to the server as a message and makes every read a round trip. With "
+            "sends every tensor operation to the server (batched until a read, a sync or an upload) and makes "
+            "every read a round trip. With "
             "the same CPU on both sides, as here, remote can only be slower: a server pays where its device "
             "runs the operations faster than the client's by more than what the messages add."]
     os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
