@@ -11,13 +11,11 @@ The recipes are the commands weights/README.md documents for each published mode
 (a stage after the first resumes the run). --iters-scale shrinks every stage's iterations and save
 intervals (the smoke form uses it); the report says so. A full `small` takes hours here.
 """
-import argparse, json, os, shutil, subprocess, sys, time
+import argparse, json, os, shutil, statistics, sys, time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scripts import provenance  # noqa: E402
-
-ROOT = provenance.ROOT
-MULTIGRID = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "multigrid")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import DATASETS, ROOT, evaluate, run  # noqa: E402
+import provenance  # noqa: E402
 
 # Each stage: `multigrid train` arguments without --out; iteration counts are the run's totals.
 RECIPES = {
@@ -28,7 +26,7 @@ RECIPES = {
             ["--resume", "--iters", 20000, "--save-every", 1000, "--snapshot-every", 1000,
              "--lr-half-life", "1000", "--lr-constant-for", "6000", "--energy-scale-cap", "4e5"],
         ],
-        "eval": [],
+        "scored on": "textures",
     },
     "digits": {
         "stages": [
@@ -37,7 +35,7 @@ RECIPES = {
             ["--data", "data/digits/train", "--resume", "--iters", 10000, "--seed", "1",
              "--save-every", 500, "--snapshot-every", 1000],
         ],
-        "eval": ["--data", "data/digits/held-out", "--train", "data/digits/train"],
+        "scored on": "digits",
     },
 }
 SCALED = {"--iters", "--save-every", "--snapshot-every"}
@@ -51,14 +49,6 @@ def scaled(stage, factor):
     return out
 
 
-def evaluate(weights, extra):
-    done = subprocess.run([MULTIGRID, "eval", "--weights", weights, "--json", *extra], cwd=ROOT,
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"pretrain: `multigrid eval --weights {weights}` failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout)["metrics"]
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", choices=sorted(RECIPES))
@@ -68,6 +58,7 @@ def main():
     p.add_argument("--iters-scale", type=float, default=1.0)
     p.add_argument("--eval-n", type=int, help="images `multigrid eval` synthesizes (default: its own, as published)")
     args = p.parse_args()
+    os.chdir(ROOT)  # the recipes name the data as weights/README.md does, from the repository root
     recipe = RECIPES[args.model]
     out = os.path.join(args.runs, args.model)
     shutil.rmtree(out, ignore_errors=True)
@@ -75,18 +66,16 @@ def main():
     for stage in recipe["stages"]:
         argv = ["train", *scaled(stage, args.iters_scale), "--quiet", "--out", out]
         commands.append("multigrid " + " ".join(argv[:-1] + [f"runs/pretrain/{args.model}"]))
-        print(f"pretrain {args.model}: {commands[-1]}", flush=True)
         t0 = time.time()
-        if subprocess.run([MULTIGRID, *argv], cwd=ROOT).returncode != 0:
-            sys.exit(f"pretrain {args.model}: the stage `{commands[-1]}` failed")
+        run(*argv)
         seconds.append(time.time() - t0)
     checkpoint = os.path.join(out, "checkpoint.bpk")
     log = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
     learned = [e for e in log if "grids" in e]
     rollbacks = sum(1 for e in log if e.get("event") == "rollback")
-    scoring = recipe["eval"] + (["--n", str(args.eval_n)] if args.eval_n else [])
-    ours = evaluate(checkpoint, scoring)
-    published = evaluate(os.path.join(ROOT, "weights", f"{args.model}.bpk"), scoring)
+    data = DATASETS[recipe["scored on"]]
+    ours = evaluate(checkpoint, data=data, n=args.eval_n)
+    published = evaluate(os.path.join(ROOT, "weights", f"{args.model}.bpk"), data=data, n=args.eval_n)
     if args.publish:
         shutil.copy2(checkpoint, os.path.join(ROOT, "weights", f"{args.model}.bpk"))
 
@@ -99,10 +88,11 @@ def main():
     lines += [f"| {i + 1} | {provenance.wall(s)} |" for i, s in enumerate(seconds)]
     iteration = learned[-1]["iteration"] if learned else 0
     lines += ["", f"{iteration:,} iterations, {rollbacks} rollback{'s' if rollbacks != 1 else ''} by the guard, "
-              f"median {sorted(e['seconds'] for e in learned)[len(learned) // 2]:.2f} s an iteration. "
+              f"median {statistics.median(e['seconds'] for e in learned):.2f} s an iteration. "
               + ("The result was copied to " f"weights/{args.model}.bpk." if args.publish else
                  f"weights/{args.model}.bpk was left as it is (--publish replaces it)."), "",
-              f"`multigrid eval {' '.join(scoring)}` (seed 0) of the last checkpoint beside the published model:", "",
+              f"`multigrid eval` (seed 0, {args.eval_n or 'its default number of'} samples) against the held-out "
+              f"{recipe['scored on']}, of the last checkpoint beside the published model:", "",
               "| | held-out SWD ×10³ (mean over grids) | flat share | held-out flat share | nearest-neighbour ratio |",
               "|---|---|---|---|---|"]
     for name, m in (("retrained", ours), ("published", published)):

@@ -8,23 +8,20 @@ and of a parameter update (`multigrid bench`), and the seconds of a whole learni
                     [--server-device cpu] [--report reports/remote.md]
 
 Server and client share this machine's cores, so on loopback the figures are the protocol's cost
-(one message per tensor operation, a round trip per read) plus the two processes' contention;
+(the operations sent in batches, a round trip per read) plus the two processes' contention;
 across a network each round trip adds the link's latency.
 """
 import argparse, json, os, secrets, shutil, statistics, subprocess, sys, tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from scripts import provenance  # noqa: E402
-
-ROOT = provenance.ROOT
-MULTIGRID = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "multigrid")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import BIN, ROOT, run  # noqa: E402
+import provenance  # noqa: E402
 
 
-def serve(device, token):
+def serve(device):
     """`multigrid serve` on a free loopback port; the process and the address it printed."""
-    server = subprocess.Popen([MULTIGRID, "serve", "--device", device, "--port", "0"], cwd=ROOT, text=True,
-                              env=dict(os.environ, MULTIGRID_TOKEN=token), stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen([BIN, "serve", "--device", device, "--port", "0"], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     first = server.stdout.readline().strip()
     if not first.startswith("multigrid serve: listening on ws://"):
         server.kill()
@@ -32,19 +29,11 @@ def serve(device, token):
     return server, first.rsplit(" ", 1)[1]
 
 
-def multigrid(args, token):
-    done = subprocess.run([MULTIGRID, *args], cwd=ROOT, capture_output=True, text=True,
-                          env=dict(os.environ, MULTIGRID_TOKEN=token))
-    if done.returncode != 0:
-        sys.exit(f"remote report: `multigrid {' '.join(args)}` failed:\n{done.stderr[-2000:]}")
-    return done.stdout
-
-
-def iteration_seconds(args, where, token, work):
+def iteration_seconds(args, where, work):
     """Median seconds per learning iteration of a short run (the first, which warms up, left out)."""
     out = tempfile.mkdtemp(dir=work)
-    multigrid(["train", "--preset", args.preset, "--batch", str(args.batch), "--iters", str(args.iters),
-               "--seed", "1", "--quiet", "--save-every", str(args.iters), "--out", out, *where], token)
+    run("train", "--preset", args.preset, "--batch", str(args.batch), "--iters", str(args.iters),
+        "--seed", "1", "--quiet", "--save-every", str(args.iters), "--out", out, *where)
     seconds = [json.loads(line)["seconds"] for line in open(os.path.join(out, "log.jsonl")) if '"seconds"' in line]
     shutil.rmtree(out)
     return statistics.median(seconds[1:] or seconds)
@@ -60,8 +49,9 @@ def main():
     p.add_argument("--server-device", default="cpu", help="what `multigrid serve` hosts: cpu or wgpu")
     p.add_argument("--report", default=os.path.join(ROOT, "reports", "remote.md"))
     args = p.parse_args()
-    token = secrets.token_hex(16)
-    server, address = serve(args.server_device, token)
+    # The server and every client read the token from the environment.
+    os.environ["MULTIGRID_TOKEN"] = secrets.token_hex(16)
+    server, address = serve(args.server_device)
     work = tempfile.mkdtemp(prefix="remote-report-")
     sides = {"in the process": ["--device", args.server_device], "remote": ["--remote", address]}
     steps = {side: {} for side in sides}
@@ -69,11 +59,11 @@ def main():
     try:
         for _ in range(args.rounds):
             for side, where in sides.items():
-                bench = json.loads(multigrid(["bench", "--preset", args.preset, "--batch", str(args.batch),
-                                              "--reps", str(args.reps), "--json", *where], token))
+                bench = json.loads(run("bench", "--preset", args.preset, "--batch", str(args.batch),
+                                       "--reps", str(args.reps), "--json", *where, capture=True))
                 for row in bench["rows"]:
                     steps[side].setdefault(row["grid"], []).append((row["langevin_step_ms"], row["update_ms"]))
-                iterations[side].append(iteration_seconds(args, where, token, work))
+                iterations[side].append(iteration_seconds(args, where, work))
     finally:
         server.kill()
         server.wait()

@@ -60,35 +60,20 @@ pub fn create(kind: BackendKind) -> Result<Device, Error> {
 /// before anything runs.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn remote(url: &str, token: &str) -> Result<Device, Error> {
-    use burn::tensor::remote::{EndpointId, IrohHost, IrohRelays, RemoteHost};
+    use burn::tensor::remote::RemoteHost;
     if token.is_empty() {
         return Err(Error::Config(format!(
             "--remote {url} needs the token `multigrid serve` printed: --token or MULTIGRID_TOKEN"
         )));
     }
-    let host = match url.strip_prefix("iroh:") {
-        _ if url.starts_with("ws://") => RemoteHost::websocket(url),
-        Some(iroh) => {
-            let (id, address) = iroh.split_once('@').map_or((iroh, None), |(id, a)| (id, Some(a)));
-            let id: EndpointId =
-                id.parse().map_err(|e| Error::Config(format!("--remote {url}: the server id: {e}")))?;
-            let host = match address {
-                None => IrohHost::new(id),
-                Some(address) => {
-                    use std::net::ToSocketAddrs;
-                    let addresses = address
-                        .to_socket_addrs()
-                        .map_err(|e| Error::Config(format!("--remote {url}: the address {address}: {e}")))?;
-                    addresses.fold(IrohHost::new(id).with_relays(IrohRelays::Disabled), IrohHost::with_address)
-                }
-            };
-            RemoteHost::iroh(host)
-        }
-        None => {
-            return Err(Error::Config(format!(
-                "--remote {url}: give ws://host:port, iroh:SERVER_ID or iroh:SERVER_ID@host:port"
-            )));
-        }
+    let host = if url.starts_with("ws://") {
+        RemoteHost::websocket(url)
+    } else if let Some(server) = url.strip_prefix("iroh:") {
+        RemoteHost::iroh(iroh_host(url, server)?)
+    } else {
+        return Err(Error::Config(format!(
+            "--remote {url}: give ws://host:port, iroh:SERVER_ID or iroh:SERVER_ID@host:port"
+        )));
     };
     batch_remote_operations();
     Device::remote_options(&host.with_credential(token))
@@ -96,15 +81,30 @@ pub fn remote(url: &str, token: &str) -> Result<Device, Error> {
         .map_err(|e| Error::Device(format!("the remote device at {url}: {e}")))
 }
 
+/// The Iroh server `server` (`ID`, found through the public relays, or `ID@host:port`, dialled
+/// directly at every address the host name resolves to) of `--remote url`.
+#[cfg(not(target_arch = "wasm32"))]
+fn iroh_host(url: &str, server: &str) -> Result<burn::tensor::remote::IrohHost, Error> {
+    use burn::tensor::remote::{EndpointId, IrohHost, IrohRelays};
+    use std::net::ToSocketAddrs;
+    let (id, address) = server.split_once('@').map_or((server, None), |(id, address)| (id, Some(address)));
+    let id: EndpointId = id.parse().map_err(|e| Error::Config(format!("--remote {url}: the server id: {e}")))?;
+    let Some(address) = address else { return Ok(IrohHost::new(id)) };
+    let addresses =
+        address.to_socket_addrs().map_err(|e| Error::Config(format!("--remote {url}: the address {address}: {e}")))?;
+    Ok(addresses.fold(IrohHost::new(id).with_relays(IrohRelays::Disabled), IrohHost::with_address))
+}
+
 /// Let the remote client send its operations when it must (at a read, a sync or an upload) rather
 /// than every 4 of them, Burn's default: a Langevin step is then a few WebSocket messages, not
-/// dozens (reports/remote.md). A `burn.toml` that sets `[remote] flush_threshold` is kept, as is a
-/// configuration Burn has already read.
+/// dozens (reports/remote.md). A `[remote] flush_threshold` other than Burn's default, from a
+/// `burn.toml`, is kept, as is a configuration Burn has already read; Burn's environment
+/// overrides apply as when Burn loads the configuration itself.
 #[cfg(not(target_arch = "wasm32"))]
 fn batch_remote_operations() {
     use burn::BurnConfig;
     use burn_std::config::RuntimeConfig;
-    let mut config = serde_json::to_value(BurnConfig::from_current_dir()).unwrap_or_default();
+    let mut config = serde_json::to_value(BurnConfig::from_current_dir().override_from_env()).unwrap_or_default();
     if config["remote"]["flush_threshold"] == serde_json::json!(4) {
         config["remote"]["flush_threshold"] = serde_json::json!(1 << 20);
         if let Ok(config) = serde_json::from_value::<BurnConfig>(config) {

@@ -47,7 +47,7 @@ enum Command {
     Export(convert::ExportArgs),
     /// Make a checkpoint from PyTorch-layout safetensors weights.
     Import(convert::ImportArgs),
-    /// Host this machine's device for `--remote` runs elsewhere (Burn's remote backend, WebSocket).
+    /// Host this machine's device for `--remote` runs elsewhere (Burn's remote backend: WebSocket or Iroh).
     Serve(serve::Args),
 }
 

@@ -88,21 +88,19 @@ fn iroh(args: &Args) -> Result<(Transport, String, Option<&'static str>), Error>
             .map_err(|e| Error::io(format!("reading or creating the key {}", path.display()), e))?,
         None => IrohIdentity::random(),
     };
-    let mut transport = IrohTransport::new(identity).with_relays(relays.clone());
+    let direct = relays == IrohRelays::Disabled;
+    if direct && args.port == 0 {
+        return Err(Error::Config("--relays disabled needs a --port that clients can dial".into()));
+    }
+    let mut transport = IrohTransport::new(identity).with_relays(relays);
     if args.port != 0 {
         transport = transport.with_port(args.port);
     }
     let id = transport.id();
-    Ok(match relays {
-        IrohRelays::Disabled if args.port == 0 => {
-            return Err(Error::Config("--relays disabled needs a --port that clients can dial".into()));
-        }
-        IrohRelays::Disabled => (
-            transport.into(),
-            format!("iroh:{id}@HOST:{}", args.port),
-            Some("clients put this machine's address for HOST"),
-        ),
-        _ => (transport.into(), format!("iroh:{id}"), None),
+    Ok(if direct {
+        (transport.into(), format!("iroh:{id}@HOST:{}", args.port), Some("clients put this machine's address for HOST"))
+    } else {
+        (transport.into(), format!("iroh:{id}"), None)
     })
 }
 
