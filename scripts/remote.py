@@ -69,8 +69,6 @@ def main():
         server.wait()
         shutil.rmtree(work, ignore_errors=True)
 
-    local, remote = sides
-    median = lambda values, i: statistics.median(v[i] for v in values)
     out = ["# The remote backend: a device served on loopback against the same device in the process", ""]
     out += provenance.block() + [
         f"`multigrid serve --device {args.server_device}` on 127.0.0.1, and the CLI with `--remote` against the",
@@ -78,19 +76,8 @@ def main():
         f"round{'s' if args.rounds != 1 else ''}: `multigrid bench --preset {args.preset} --batch {args.batch} "
         f"--reps {args.reps}` (medians over the rounds) and a {args.iters}-iteration `multigrid train` (the median "
         "iteration of each run, then over the rounds). Server and client share this machine's cores.", "",
-        "| grid | Langevin step, in the process (ms) | remote (ms) | × | update, in the process (ms) | remote (ms) | × |",
-        "|---|---|---|---|---|---|---|"]
-    for grid in sorted(steps[local]):
-        a, b = steps[local][grid], steps[remote][grid]
-        la, lb, ua, ub = median(a, 0), median(b, 0), median(a, 1), median(b, 1)
-        out.append(f"| {grid} | {la:.1f} | {lb:.1f} | {lb / la:.1f} | {ua:.1f} | {ub:.1f} | {ub / ua:.1f} |")
-    ia, ib = statistics.median(iterations[local]), statistics.median(iterations[remote])
-    out += ["", f"A learning iteration of `{args.preset}` (batch {args.batch}): {ia * 1e3:.0f} ms in the process, "
-            f"{ib * 1e3:.0f} ms remote (×{ib / ia:.1f}), {(ib - ia) * 1e3:.0f} ms more per iteration.", "",
-            "Remote adds " + ", ".join(f"{median(steps[remote][g], 0) - median(steps[local][g], 0):.1f}"
-                                       for g in sorted(steps[local]))
-            + f" ms to a Langevin step at grids {', '.join(map(str, sorted(steps[local])))}. Burn's remote backend "
-            "sends every tensor operation to the server (batched until a read, a sync or an upload) and makes "
+        *figures({"steps": steps, "iterations": iterations, "args": vars(args)}), "",
+        "Burn's remote backend sends every tensor operation to the server (batched until a read, a sync or an upload) and makes "
             "every read a round trip. With "
             "the same CPU on both sides, as here, remote can only be slower: a server pays where its device "
             "runs the operations faster than the client's by more than what the messages add."]
@@ -99,6 +86,25 @@ def main():
     json.dump({"steps": steps, "iterations": iterations, "address": "127.0.0.1", "args": vars(args) | {"report": None}},
               open(os.path.splitext(args.report)[0] + ".json", "w"), indent=1)
     print(f"wrote {args.report}")
+
+
+def figures(data):
+    """The table of what remote adds, per grid, and the learning iteration's figures, from what
+    `main` measured (reports/remote.json; `npm run bench -- cpu` shows them too)."""
+    (local, a), (remote, b) = data["steps"].items()
+    median = lambda values, i: statistics.median(v[i] for v in values)
+    grids = sorted(a, key=int)
+    out = ["| grid | Langevin step, in the process (ms) | remote (ms) | × | update, in the process (ms) | remote (ms) | × |",
+           "|---|---|---|---|---|---|---|"]
+    for g in grids:
+        la, lb, ua, ub = median(a[g], 0), median(b[g], 0), median(a[g], 1), median(b[g], 1)
+        out.append(f"| {g} | {la:.1f} | {lb:.1f} | {lb / la:.1f} | {ua:.1f} | {ub:.1f} | {ub / ua:.1f} |")
+    ia, ib = (statistics.median(data["iterations"][side]) for side in (local, remote))
+    preset, batch = data["args"]["preset"], data["args"]["batch"]
+    return out + ["", f"A learning iteration of `{preset}` (batch {batch}): {ia * 1e3:.0f} ms in the process, "
+                  f"{ib * 1e3:.0f} ms remote (×{ib / ia:.1f}), {(ib - ia) * 1e3:.0f} ms more per iteration. Remote adds "
+                  + ", ".join(f"{median(b[g], 0) - median(a[g], 0):.1f}" for g in grids)
+                  + f" ms to a Langevin step at grids {', '.join(map(str, grids))}."]
 
 
 if __name__ == "__main__":

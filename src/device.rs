@@ -55,56 +55,89 @@ pub fn create(kind: BackendKind) -> Result<Device, Error> {
 
 /// The device 0 of the `multigrid serve` server at `url`, reached with its token through Burn's
 /// remote backend: tensor operations run there, and only what is read comes back. `url` is
-/// `ws://host:port` (WebSocket), `iroh:ID` (Iroh, found through the public relays) or
-/// `iroh:ID@host:port` (Iroh, dialled directly). Fails with the reason (unreachable, wrong token)
-/// before anything runs.
+/// `ws://host:port` (WebSocket), `iroh:ID` (Iroh, found through n0's public relays),
+/// `iroh:ID@host:port` (Iroh, dialled directly) or `iroh:ID?relay=URL` (Iroh, through the relay a
+/// `multigrid serve --relays here` runs, or any other). Fails with the reason (unreachable, wrong
+/// token) before anything runs.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn remote(url: &str, token: &str) -> Result<Device, Error> {
-    use burn::tensor::remote::RemoteHost;
-    if token.is_empty() {
-        return Err(Error::Config(format!(
-            "--remote {url} needs the token `multigrid serve` printed: --token or MULTIGRID_TOKEN"
-        )));
-    }
-    let host = if url.starts_with("ws://") {
-        RemoteHost::websocket(url)
-    } else if let Some(server) = url.strip_prefix("iroh:") {
-        RemoteHost::iroh(iroh_host(url, server)?)
-    } else {
-        return Err(Error::Config(format!(
-            "--remote {url}: give ws://host:port, iroh:SERVER_ID or iroh:SERVER_ID@host:port"
-        )));
-    };
+    let host = remote_host(url, token)?;
     batch_remote_operations();
-    Device::remote_options(&host.with_credential(token))
-        .init()
+    Device::remote_options(&host).init().map_err(|e| Error::Device(format!("the remote device at {url}: {e}")))
+}
+
+/// [`remote`] for the browser, where connecting is asynchronous and only Iroh reaches a server
+/// (through a relay: `iroh:ID` or `iroh:ID?relay=URL`).
+#[cfg(all(target_arch = "wasm32", feature = "browser-remote"))]
+pub async fn remote(url: &str, token: &str) -> Result<Device, Error> {
+    let host = remote_host(url, token)?;
+    batch_remote_operations();
+    Device::remote_options(&host)
+        .init_async()
+        .await
         .map_err(|e| Error::Device(format!("the remote device at {url}: {e}")))
 }
 
-/// The Iroh server `server` (`ID`, found through the public relays, or `ID@host:port`, dialled
-/// directly at every address the host name resolves to) of `--remote url`.
-#[cfg(not(target_arch = "wasm32"))]
+/// The server that a `--remote` address names, with the token.
+#[cfg(any(not(target_arch = "wasm32"), feature = "browser-remote"))]
+fn remote_host(url: &str, token: &str) -> Result<burn::tensor::remote::RemoteHost, Error> {
+    use burn::tensor::remote::RemoteHost;
+    if token.trim().is_empty() {
+        return Err(Error::Config(format!(
+            "the remote device at {url} needs the token `multigrid serve` printed (--token or MULTIGRID_TOKEN)"
+        )));
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    if url.starts_with("ws://") {
+        return Ok(RemoteHost::websocket(url).with_credential(token));
+    }
+    let Some(server) = url.strip_prefix("iroh:") else {
+        #[cfg(not(target_arch = "wasm32"))]
+        let forms = "ws://host:port, iroh:SERVER_ID, iroh:SERVER_ID@host:port or iroh:SERVER_ID?relay=URL";
+        #[cfg(target_arch = "wasm32")]
+        let forms = "iroh:SERVER_ID or iroh:SERVER_ID?relay=URL (a page reaches a server through an Iroh relay)";
+        return Err(Error::Config(format!("remote address {url}: give {forms}")));
+    };
+    Ok(RemoteHost::iroh(iroh_host(url, server)?).with_credential(token))
+}
+
+/// The Iroh server `server` of the address `url`: `ID` (found through the public relays),
+/// `ID?relay=URL` (through that relay) or, natively, `ID@host:port` (dialled directly at every
+/// address the host name resolves to).
+#[cfg(any(not(target_arch = "wasm32"), feature = "browser-remote"))]
 fn iroh_host(url: &str, server: &str) -> Result<burn::tensor::remote::IrohHost, Error> {
     use burn::tensor::remote::{EndpointId, IrohHost, IrohRelays};
-    use std::net::ToSocketAddrs;
-    let (id, address) = server.split_once('@').map_or((server, None), |(id, address)| (id, Some(address)));
-    let id: EndpointId = id.parse().map_err(|e| Error::Config(format!("--remote {url}: the server id: {e}")))?;
-    let Some(address) = address else { return Ok(IrohHost::new(id)) };
-    let addresses =
-        address.to_socket_addrs().map_err(|e| Error::Config(format!("--remote {url}: the address {address}: {e}")))?;
-    Ok(addresses.fold(IrohHost::new(id).with_relays(IrohRelays::Disabled), IrohHost::with_address))
+    let bad = |what: &str, e: &dyn std::fmt::Display| Error::Config(format!("remote address {url}: {what}: {e}"));
+    if let Some((id, relay)) = server.split_once("?relay=") {
+        let id: EndpointId = id.parse().map_err(|e| bad("the server id", &e))?;
+        let relays: IrohRelays = relay.parse().map_err(|e| bad("the relay", &e))?;
+        return Ok(IrohHost::new(id).with_relays(relays));
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    if let Some((id, address)) = server.split_once('@') {
+        use std::net::ToSocketAddrs;
+        let id: EndpointId = id.parse().map_err(|e| bad("the server id", &e))?;
+        let addresses = address.to_socket_addrs().map_err(|e| bad(&format!("the address {address}"), &e))?;
+        return Ok(addresses.fold(IrohHost::new(id).with_relays(IrohRelays::Disabled), IrohHost::with_address));
+    }
+    Ok(IrohHost::new(server.parse::<EndpointId>().map_err(|e| bad("the server id", &e))?))
 }
 
 /// Let the remote client send its operations when it must (at a read, a sync or an upload) rather
-/// than every 4 of them, Burn's default: a Langevin step is then a few WebSocket messages, not
-/// dozens (reports/remote.md). A `[remote] flush_threshold` other than Burn's default, from a
+/// than every 4 of them, Burn's default: a Langevin step is then a few messages, not dozens
+/// (reports/remote.md). A `[remote] flush_threshold` other than Burn's default, from a
 /// `burn.toml`, is kept, as is a configuration Burn has already read; Burn's environment
-/// overrides apply as when Burn loads the configuration itself.
-#[cfg(not(target_arch = "wasm32"))]
+/// overrides apply as when Burn loads the configuration itself. (The browser has no
+/// configuration file: it starts from Burn's defaults.)
+#[cfg(any(not(target_arch = "wasm32"), feature = "browser-remote"))]
 fn batch_remote_operations() {
     use burn::BurnConfig;
     use burn_std::config::RuntimeConfig;
-    let mut config = serde_json::to_value(BurnConfig::from_current_dir().override_from_env()).unwrap_or_default();
+    #[cfg(not(target_arch = "wasm32"))]
+    let config = BurnConfig::from_current_dir().override_from_env();
+    #[cfg(target_arch = "wasm32")]
+    let config = BurnConfig::default();
+    let mut config = serde_json::to_value(config).unwrap_or_default();
     if config["remote"]["flush_threshold"] == serde_json::json!(4) {
         config["remote"]["flush_threshold"] = serde_json::json!(1 << 20);
         if let Ok(config) = serde_json::from_value::<BurnConfig>(config) {

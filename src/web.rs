@@ -51,7 +51,36 @@ async fn create_device(backend: &str) -> Result<burn::tensor::Device, JsValue> {
     match backend {
         "cpu" => Ok(device::cpu()),
         "webgpu" => device::webgpu().await.map_err(js),
-        _ => Err(js(Error::Config(format!("unknown backend '{backend}': use cpu or webgpu")))),
+        "remote" => REMOTE.with(|d| d.borrow().clone()).ok_or_else(|| {
+            js(Error::Device("no remote device: connect to a `multigrid serve` server first (connectRemote)".into()))
+        }),
+        _ => Err(js(Error::Config(format!("unknown backend '{backend}': use cpu, webgpu or remote")))),
+    }
+}
+
+thread_local! {
+    /// The device of the server this worker connected to ([`connect_remote`]).
+    static REMOTE: std::cell::RefCell<Option<burn::tensor::Device>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Connect this worker to device 0 of a `multigrid serve --transport iroh` server, at `address`
+/// (`iroh:ID` through n0's public relays, or `iroh:ID?relay=URL`) with its token
+/// ([`device::remote`]); afterwards the backend "remote" names that device. Fails with the reason
+/// (unreachable, refused) before anything runs.
+#[wasm_bindgen(js_name = connectRemote)]
+pub async fn connect_remote(address: &str, token: &str) -> Result<(), JsValue> {
+    #[cfg(feature = "browser-remote")]
+    {
+        let device = device::remote(address, token).await.map_err(js)?;
+        REMOTE.with(|d| *d.borrow_mut() = Some(device));
+        Ok(())
+    }
+    #[cfg(not(feature = "browser-remote"))]
+    {
+        let _ = (address, token);
+        Err(js(Error::Device(
+            "this build has no remote client (scripts/build-wasm builds it into the single-threaded build)".into(),
+        )))
     }
 }
 
@@ -64,7 +93,7 @@ pub struct WebSession {
 
 #[wasm_bindgen(js_class = Session)]
 impl WebSession {
-    /// A fresh model from a preset with settings over it, on "cpu" or "webgpu" (check for a
+    /// A fresh model from a preset with settings over it, on "cpu", "webgpu" or "remote" (check for a
     /// WebGPU adapter in JavaScript first).
     pub async fn create(
         preset: &str,
@@ -79,7 +108,8 @@ impl WebSession {
         Ok(WebSession { session, backend: backend.into() })
     }
 
-    /// A model from checkpoint bytes (.bpk), on "cpu" or "webgpu". A damaged file is refused.
+    /// A model from checkpoint bytes (.bpk), on "cpu", "webgpu" or "remote". A damaged file is
+    /// refused.
     #[wasm_bindgen(js_name = fromCheckpoint)]
     pub async fn from_checkpoint(bytes: &[u8], backend: &str) -> Result<WebSession, JsValue> {
         let device = create_device(backend).await?;
@@ -263,7 +293,7 @@ pub fn decode_size(bytes: &[u8]) -> Result<Vec<u32>, JsValue> {
 }
 
 /// Time forward, Langevin step and update of one grid of a preset's nets at a batch size on a
-/// backend ("cpu" or "webgpu"), as `multigrid bench` does.
+/// backend ("cpu", "webgpu" or "remote"), as `multigrid bench` does.
 #[wasm_bindgen(unchecked_return_type = "import('../generated/Row').Row")]
 pub async fn bench(preset: &str, grid: usize, batch: usize, reps: usize, backend: &str) -> Result<JsValue, JsValue> {
     let config = Config::preset(preset).map_err(js)?;

@@ -27,6 +27,11 @@ impl Server {
         Server::with(&["--transport", "iroh", "--relays", "disabled", "--port", &port])
     }
 
+    /// Over Iroh, through the relay the server runs (`--relays here`: the page's route), on free ports.
+    fn relayed() -> Server {
+        Server::with(&["--transport", "iroh", "--relays", "here", "--port", "0"])
+    }
+
     fn with(transport: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_multigrid"))
             .args(["serve", "--device", "cpu", "--token", TOKEN])
@@ -101,6 +106,12 @@ fn training_on_a_served_cpu_gives_the_local_checkpoint_and_a_wrong_token_is_refu
 #[test]
 fn over_iroh_a_remote_run_matches_the_local_one_and_a_wrong_token_is_refused() {
     matches_local_and_refuses_a_wrong_token("remote-iroh", Server::iroh, "Iroh client ");
+}
+
+/// Through the relay `serve --relays here` runs (`iroh:ID?relay=URL`, as the page connects), the same.
+#[test]
+fn through_the_servers_own_relay_a_remote_run_matches_the_local_one() {
+    matches_local_and_refuses_a_wrong_token("remote-relay", Server::relayed, "Iroh client ");
 }
 
 /// A remote run writes the local run's checkpoint and its log; a wrong token is refused, and the

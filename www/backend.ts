@@ -11,18 +11,25 @@ import { store } from './store';
 import { $, enableModelControls, message, messageOf, stage, status, showBackend } from './ui';
 import { showModel } from './views';
 
-/** Run one piece of work; a failure becomes a message (and, on WebGPU, a move to the CPU). */
+/** Run one piece of work; a failure becomes a message (and, on WebGPU or a remote device, a
+ *  move back to this browser's CPU backend). */
 export async function run<T>(work: () => Promise<T>): Promise<T | undefined> {
   try {
     return await work();
   } catch (e) {
     message(messageOf(e), 'error');
     const kind = e instanceof Error ? e.name : 'Error';
-    if (store.model?.backend === 'webgpu' && !INPUT_ERROR_KINDS.has(kind)) {
-      await fallBackToCpu(`WebGPU failed (${messageOf(e)})`);
+    const where = store.model?.backend;
+    if (where && where !== 'cpu' && !INPUT_ERROR_KINDS.has(kind)) {
+      await fallBackToCpu(`${where === 'webgpu' ? 'WebGPU' : `the remote device at ${store.model?.remote}`} failed (${messageOf(e)})`);
     }
     return undefined;
   }
+}
+
+/** Where a backend is, as messages name it. */
+function named(backend: Backend): string {
+  return backend === 'cpu' ? 'the CPU backend' : backend === 'webgpu' ? 'WebGPU' : `the remote device at ${store.remote?.address}`;
 }
 
 /** A fresh worker, which moves the model to the CPU if it dies. */
@@ -39,6 +46,11 @@ export function newClient(): WorkerClient {
  *  and then the model starts on the single-threaded CPU build; the badge names the step. */
 export async function startModel(backend: BackendChoice, choice: Choice, weights: ArrayBuffer | null): Promise<ModelInfo> {
   const { threads, debug } = store.url;
+  if (backend === 'remote') {
+    // One try, with no fallback here: a move to the remote device that fails goes back (moveModel).
+    const starting = store.client.call({ kind: 'start', backend, remote: store.remote, threads: 1, debug, choice, weights }, weights ? [weights] : []);
+    return within(starting, LIMITS.start, 'start-up on the remote device');
+  }
   const kept = weights?.slice(0) ?? null;
   let overran: TimeoutError | null = null;
   let tries = 0;
@@ -48,7 +60,7 @@ export async function startModel(backend: BackendChoice, choice: Choice, weights
     const late = new Promise<never>((_, reject) => (client.onOverrun = (step, seconds) => reject(new TimeoutError(step, seconds))));
     try {
       const bytes = attempt === 1 ? weights : (kept?.slice(0) ?? null);
-      const starting = client.call({ kind: 'start', backend, threads, debug, choice, weights: bytes }, bytes ? [bytes] : []);
+      const starting = client.call({ kind: 'start', backend, remote: null, threads, debug, choice, weights: bytes }, bytes ? [bytes] : []);
       return await Promise.race([within(starting, LIMITS.start, 'start-up'), late]);
     } catch (e) {
       if (!(e instanceof TimeoutError)) throw e;
@@ -60,7 +72,7 @@ export async function startModel(backend: BackendChoice, choice: Choice, weights
       client.onOverrun = () => {};
     }
   }
-  const info = await store.client.call({ kind: 'start', backend: 'cpu', threads: 1, debug, choice, weights: kept });
+  const info = await store.client.call({ kind: 'start', backend: 'cpu', remote: null, threads: 1, debug, choice, weights: kept });
   const again = tries > 1 ? ', twice' : '';
   return { ...info, fallbackReason: `${overran!.message}${again}: the single-threaded CPU build runs instead`, threadsReason: null };
 }
@@ -71,14 +83,27 @@ export async function startModel(backend: BackendChoice, choice: Choice, weights
  *  `store.fallbacks` change and does not stop. */
 export function moveModel(backend: Backend, reason: string, failure: boolean): Promise<void> {
   store.moving ??= (async () => {
-    const where = backend === 'cpu' ? 'the CPU backend' : 'WebGPU';
+    let where = named(backend);
     enableModelControls(false, `Moving the model to ${where}`);
     stage(`moving the model to ${where}`);
     const current = failure ? null : await store.client.call({ kind: 'export', format: 'bpk' }).catch(() => null);
     const weights = current?.bytes ?? store.lastWeights?.slice(0) ?? null;
+    const before = store.model?.backend ?? 'cpu';
     store.client.terminate();
     store.client = newClient();
-    const info = await startModel(backend, currentChoice(), weights);
+    let info: ModelInfo;
+    try {
+      info = await startModel(backend, currentChoice(), weights?.slice(0) ?? null);
+    } catch (e) {
+      if (backend !== 'remote') throw e;
+      // The server could not be reached or refused: the model goes back where it was.
+      message(`The remote device could not be used: ${messageOf(e)}`, 'error');
+      store.client.terminate();
+      store.client = newClient();
+      [backend, where, failure] = [before === 'remote' ? 'cpu' : before, named(before === 'remote' ? 'cpu' : before), false];
+      reason = 'back in this browser';
+      info = await startModel(backend, currentChoice(), weights);
+    }
     if (failure) message(`${reason}: continuing on ${where} from iteration ${info.iteration}.`, 'error');
     else message(`${reason}: the model moved to ${where} at iteration ${info.iteration}.`);
     showModel({ ...info, fallbackReason: failure ? reason : null });
@@ -111,7 +136,8 @@ export async function chooseBackendByMeasurement() {
   store.measured = summary(results);
   $('backend').dataset.measured = JSON.stringify(results.map((m) => ({ backend: m.backend, ms: m.rows[0]?.langevin_step_ms ?? null })));
   const best = fastest(results);
-  if (best && store.model && best.backend !== store.model.backend) {
+  // A model the visitor moved to a remote device meanwhile stays there.
+  if (best && store.model && store.model.backend !== 'remote' && best.backend !== store.model.backend) {
     await moveModel(best.backend, `measured faster (${store.measured})`, false);
   } else if (store.model) {
     showBackend(store.model);

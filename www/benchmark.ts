@@ -4,7 +4,7 @@
 // Used once at start-up to pick the faster backend, and by the Benchmark panel on demand.
 import { WorkerClient } from './client';
 import { LIMITS, within } from './limits';
-import type { Backend, BenchRow, BenchRun, ProbeResult } from './protocol';
+import type { Backend, BenchRow, BenchRun, ProbeResult, RemoteServer } from './protocol';
 
 /** One backend's figures, or why it could not be measured. */
 export interface Measured {
@@ -17,15 +17,22 @@ export interface Measured {
 /** Measure `runs` on each backend in a fresh worker of its own, one backend after the other (so
  *  they do not share the cores), and close the workers. `threads`: the CPU pool size (null: every
  *  core). Never throws: a backend that fails says why. */
-export async function measureBackends(backends: Backend[], runs: BenchRun[], reps: number, threads: number | null): Promise<Measured[]> {
+export async function measureBackends(
+  backends: Backend[],
+  runs: BenchRun[],
+  reps: number,
+  threads: number | null,
+  remote: RemoteServer | null = null,
+): Promise<Measured[]> {
   const out: Measured[] = [];
   for (const backend of backends) {
     const worker = new WorkerClient();
     try {
-      const r: ProbeResult = await within(worker.call({ kind: 'probe', backend, threads, runs, reps }), LIMITS.probe, `measuring ${backend}`);
+      const r: ProbeResult = await within(worker.call({ kind: 'probe', backend, remote, threads, runs, reps }), LIMITS.probe, `measuring ${backend}`);
       out.push({ backend, label: r.label, rows: r.rows, error: null });
     } catch (e) {
-      out.push({ backend, label: backend === 'webgpu' ? 'WebGPU' : 'CPU (wasm)', rows: [], error: e instanceof Error ? e.message : String(e) });
+      const label = { cpu: 'CPU (wasm)', webgpu: 'WebGPU', remote: 'Remote' }[backend];
+      out.push({ backend, label, rows: [], error: e instanceof Error ? e.message : String(e) });
     } finally {
       worker.terminate();
     }

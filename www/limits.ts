@@ -13,6 +13,8 @@ export const LIMITS = {
   start: 300,
   /** Measuring one backend in a worker of its own. */
   probe: 120,
+  /** Reaching a `multigrid serve` server (through its relay), and each step of starting there. */
+  remote: 30,
 } as const;
 
 /** A step that did not finish in time. */

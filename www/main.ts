@@ -8,6 +8,7 @@ import { SETTING_CONTROLS, currentChoice, fillControls, makeSettingControls } fr
 import { addImages, bundledDataset, bundledImages, chooseDataset, clearImages, loadBundled } from './datasets';
 import { type Dataset, acceptDrops } from './images';
 import type { ModelInfo } from './protocol';
+import { bindRemote } from './remote';
 import { download, loadWeights, offerResume, pretrainedWeights } from './saving';
 import { store } from './store';
 import { learnOnce, play, sample, setPlaying } from './training';
@@ -47,6 +48,7 @@ function bindControls() {
   const wide = matchMedia('(min-width: 641px)');
   $<HTMLDetailsElement>('more').open = wide.matches;
   wide.addEventListener('change', (e) => ($<HTMLDetailsElement>('more').open = e.matches));
+  bindRemote();
   $('train').onclick = () => (store.playing ? setPlaying(false) : void play());
   $('step').onclick = async () => {
     if (!store.playing) await learnOnce();

@@ -16,8 +16,17 @@ import type { LangevinFrame, NearestObserved } from './pkg/multigrid_ebm.js';
 
 export type { Config, Format, GridStats, Method, Overrides, Step };
 
-export type Backend = 'cpu' | 'webgpu';
+/** Where the model runs: the wasm CPU backend, the browser's WebGPU, or a `multigrid serve`
+ *  server's device (the page's Remote GPU). */
+export type Backend = 'cpu' | 'webgpu' | 'remote';
 export type BackendChoice = 'auto' | Backend;
+
+/** A `multigrid serve --transport iroh` server: its address (`iroh:ID` or `iroh:ID?relay=URL`)
+ *  and token. The token stays in memory: never in the address bar or in storage. */
+export interface RemoteServer {
+  address: string;
+  token: string;
+}
 
 /** Which model a page makes: a preset's nets initialised from a seed, with settings over the
  *  preset's (only those the person set: the rest are the preset's or the checkpoint's). */
@@ -43,6 +52,8 @@ export interface ModelInfo extends Summary {
   backend: Backend;
   /** Adapter description, when on WebGPU. */
   adapter: string | null;
+  /** The server's address, when on a remote device. */
+  remote: string | null;
   /** Why the CPU backend runs, when WebGPU was wanted or possible. */
   fallbackReason: string | null;
   /** Threads of the wasm CPU backend (1: the single-threaded build), and why not more. */
@@ -51,7 +62,7 @@ export interface ModelInfo extends Summary {
 }
 
 export type Request =
-  | { kind: 'start'; backend: BackendChoice; threads: number | null; debug: boolean; choice: Choice; weights: ArrayBuffer | null }
+  | { kind: 'start'; backend: BackendChoice; remote: RemoteServer | null; threads: number | null; debug: boolean; choice: Choice; weights: ArrayBuffer | null }
   | { kind: 'reset'; choice: Choice }
   | { kind: 'load-weights'; bytes: ArrayBuffer }
   | { kind: 'check-weights'; bytes: ArrayBuffer }
@@ -64,7 +75,7 @@ export type Request =
   | { kind: 'learn'; frameEvery: number }
   | { kind: 'sample'; n: number; seed: number; frameEvery: number }
   | { kind: 'export'; format: Format }
-  | { kind: 'probe'; backend: Backend; threads: number | null; runs: BenchRun[]; reps: number }
+  | { kind: 'probe'; backend: Backend; remote: RemoteServer | null; threads: number | null; runs: BenchRun[]; reps: number }
   | { kind: 'mask'; mask: string; size: number; seed: number }
   | { kind: 'inpaint'; rgba: Uint8Array; mask: Uint8Array; width: number; height: number; frameEvery: number }
   | { kind: 'energies' }

@@ -17,11 +17,12 @@ async function exportBytes(format: Format): Promise<Replies['export'] | undefine
   return run(() => store.client.call({ kind: 'export', format }));
 }
 
-/** After a learned iteration: autosave now and then; on WebGPU, keep the weights in memory every
- *  iteration, so that a lost device moves to the CPU with those of the iteration before. */
+/** After a learned iteration: autosave now and then; on WebGPU or a remote device, keep the
+ *  weights in memory every iteration, so that a lost device or server moves to the CPU with those
+ *  of the iteration before. */
 export async function snapshot(iteration: number) {
   if (iteration % AUTOSAVE_EVERY === 0) await saveNow();
-  else if (store.model?.backend === 'webgpu') {
+  else if (store.model?.backend !== 'cpu') {
     const r = await exportBytes('bpk');
     if (r) store.lastWeights = r.bytes;
   }

@@ -4,7 +4,7 @@ import type { WorkerClient } from './client';
 import { readUrl } from './address';
 import type { NamedBlob } from './images';
 import type { Packs } from './generated/Packs';
-import type { ModelInfo } from './protocol';
+import type { Backend, ModelInfo, RemoteServer } from './protocol';
 
 export const store = {
   /** What the address bar asked for when the page opened (its dataset may change to "own"). */
@@ -22,6 +22,12 @@ export const store = {
   moving: null as Promise<void> | null,
   /** The backends' measured speeds, as the badge names them ('' until measured). */
   measured: '',
+  /** The Remote GPU's server (address and token, in memory only), once the visitor connects. */
+  remote: null as RemoteServer | null,
+  /** Where the model ran before it moved to the remote device, to go back to. */
+  local: 'cpu' as Backend,
+  /** The remote device's measured speed, as the badge names it ('' until measured). */
+  remoteMeasured: '',
   /** Every file added since the last "Clear images", to add again after a move. */
   addedFiles: [] as NamedBlob[],
   /** Image loads in flight (Train says so instead of "add some images"). */

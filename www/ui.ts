@@ -38,7 +38,7 @@ export function stage(text: string) {
 
 /** Controls that need a running model (and its images). Until it is up they are disabled, and
  *  their tooltip says why instead of what they do. */
-const MODEL_CONTROLS = ['train', 'step', 'sample', 'reset', 'files', 'use-bundled', 'clear-images', 'download', 'download-safetensors', 'upload', 'pretrained'];
+const MODEL_CONTROLS = ['train', 'step', 'sample', 'reset', 'files', 'use-bundled', 'clear-images', 'download', 'download-safetensors', 'upload', 'pretrained', 'remote-connect', 'remote-disconnect'];
 export function enableModelControls(enabled: boolean, why = '') {
   for (const id of MODEL_CONTROLS) {
     const control = $<HTMLButtonElement | HTMLInputElement>(id);
@@ -64,8 +64,13 @@ export function showBackend(info: ModelInfo) {
   const cpu = `CPU (wasm, ${info.threads} thread${info.threads === 1 ? '' : 's'})`;
   const threadsOff = info.threads === 1 && info.threadsReason ? ` · one thread: ${info.threadsReason}` : '';
   badge.textContent =
-    info.backend === 'webgpu' ? `WebGPU · ${info.adapter ?? 'adapter'}` : `${cpu}${info.fallbackReason ? ` · ${info.fallbackReason}` : ''}${threadsOff}`;
-  if (store.measured) badge.textContent += ` · ${store.measured}`;
+    info.backend === 'webgpu'
+      ? `WebGPU · ${info.adapter ?? 'adapter'}`
+      : info.backend === 'remote'
+        ? `Remote · device 0 of ${info.remote}${store.remoteMeasured ? ` · ${store.remoteMeasured}` : ''}`
+        : `${cpu}${info.fallbackReason ? ` · ${info.fallbackReason}` : ''}${threadsOff}`;
+  if (store.measured) badge.textContent += ` · here: ${store.measured}`;
+  $('remote-disconnect').hidden = info.backend !== 'remote';
   badge.dataset.threads = String(info.threads);
   badge.title = badge.textContent;
 }

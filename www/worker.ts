@@ -5,7 +5,7 @@ import type * as Bindings from './pkg/multigrid_ebm.js';
 import type { Session } from './pkg/multigrid_ebm.js';
 import wasmUrl from './pkg/multigrid_ebm_bg.wasm?url';
 import wasmThreadsUrl from './pkg-threads/multigrid_ebm_bg.wasm?url';
-import type { Backend, BackendChoice, BenchRun, Choice, Envelope, Frame, GridImages, ModelInfo, ProbeResult, Replies, Reply, Request } from './protocol';
+import type { Backend, BackendChoice, BenchRun, Choice, Envelope, Frame, GridImages, ModelInfo, ProbeResult, RemoteServer, Replies, Reply, Request } from './protocol';
 import { LIMITS, within } from './limits';
 import type { Debug } from './worker-debug';
 
@@ -25,6 +25,8 @@ const state = {
    *  change. It starts at the clock so that a restarted worker never repeats an earlier value. */
   shown: Date.now(),
   adapter: null as string | null,
+  /** The server's address, when the model runs on its device. */
+  remote: null as string | null,
   fallbackReason: null as string | null,
   /** The observed images as decoded RGBA, to give a new session (a model of any size re-crops). */
   images: [] as { name: string; rgba: Uint8Array; width: number; height: number }[],
@@ -43,10 +45,12 @@ function progress(step: string, limit: number | null = null) {
   (self as unknown as Worker).postMessage({ progress: step, limit });
 }
 
-async function loadWasm(requested: number | null, forWebgpu: boolean) {
+/** Load the wasm build `backend` needs: WebGPU and the remote client are in the single-threaded
+ *  build only (see Cargo.toml). */
+async function loadWasm(requested: number | null, backend: Backend) {
   const wanted = Math.max(1, Math.floor(requested ?? navigator.hardwareConcurrency ?? 1));
-  if (forWebgpu) {
-    state.threadsReason = 'the model runs on WebGPU';
+  if (backend !== 'cpu') {
+    state.threadsReason = backend === 'webgpu' ? 'the model runs on WebGPU' : 'the model runs on the remote device';
   } else if (wanted > 1 && self.crossOriginIsolated) {
     try {
       progress('loading the threaded build', LIMITS.threads);
@@ -112,16 +116,33 @@ function info(): ModelInfo {
     ...s.summary(),
     backend,
     adapter: backend === 'webgpu' ? state.adapter : null,
+    remote: backend === 'remote' ? state.remote : null,
     fallbackReason: state.fallbackReason,
     threads: state.threads,
     threadsReason: state.threadsReason,
   };
 }
 
-async function start(choice: BackendChoice, threads: number | null, debug: boolean, model: Choice, weights: ArrayBuffer | null): Promise<ModelInfo> {
+/** Connect this worker's wasm to a `multigrid serve` server (its device is then "remote"). */
+async function connect(server: RemoteServer | null) {
+  if (!server) throw new Error('no server to connect to: give its address and token');
+  progress(`connecting to ${server.address}`, LIMITS.remote);
+  await within(wasm().connectRemote(server.address, server.token), LIMITS.remote, `connecting to ${server.address}`);
+  state.remote = server.address;
+}
+
+async function start(choice: BackendChoice, server: RemoteServer | null, threads: number | null, debug: boolean, model: Choice, weights: ArrayBuffer | null): Promise<ModelInfo> {
   if (debug) state.debug ??= (await import('./worker-debug')).installDebug();
-  let backend: Backend = 'cpu';
   state.fallbackReason = null;
+  if (choice === 'remote') {
+    // A failure here leaves the page's model where it was (www/backend.ts moves it back).
+    await loadWasm(1, 'remote');
+    await connect(server);
+    progress('starting the model on the remote device', LIMITS.remote);
+    replaceSession(await within(makeSession('remote', model, weights), LIMITS.remote, 'the remote device'));
+    return info();
+  }
+  let backend: Backend = 'cpu';
   if (choice === 'cpu') {
     state.fallbackReason = 'the CPU backend was chosen (?backend=cpu)';
   } else {
@@ -138,7 +159,7 @@ async function start(choice: BackendChoice, threads: number | null, debug: boole
     }
   }
   // WebGPU runs in the single-threaded build (the threaded one has none: see Cargo.toml).
-  await loadWasm(backend === 'webgpu' ? 1 : threads, backend === 'webgpu');
+  await loadWasm(backend === 'webgpu' ? 1 : threads, backend);
   try {
     progress(backend === 'webgpu' ? 'starting the model on WebGPU' : 'starting the model', backend === 'webgpu' ? LIMITS.device : null);
     const starting = makeSession(backend, model, weights);
@@ -153,14 +174,18 @@ async function start(choice: BackendChoice, threads: number | null, debug: boole
 }
 
 /** Measure a backend in this (fresh) worker: load the build it needs, then time each run. */
-async function probe(backend: Backend, threads: number | null, runs: BenchRun[], reps: number): Promise<ProbeResult> {
+async function probe(backend: Backend, server: RemoteServer | null, threads: number | null, runs: BenchRun[], reps: number): Promise<ProbeResult> {
   let label = '';
   if (backend === 'webgpu') {
     const found = await findAdapter();
     if (!('name' in found)) throw new Error(found.reason);
     label = `WebGPU · ${found.name}`;
   }
-  await loadWasm(backend === 'webgpu' ? 1 : threads, backend === 'webgpu');
+  await loadWasm(backend === 'cpu' ? threads : 1, backend);
+  if (backend === 'remote') {
+    await connect(server);
+    label = `Remote · ${server!.address}`;
+  }
   if (backend === 'cpu') label = `CPU (wasm, ${state.threads} thread${state.threads === 1 ? '' : 's'})`;
   const rows = [];
   for (const r of runs) rows.push(await wasm().bench(r.preset, r.grid, r.batch, reps, backend));
@@ -224,7 +249,7 @@ function messageOf(e: unknown): string {
 async function handle(request: Request): Promise<Replies[Request['kind']]> {
   switch (request.kind) {
     case 'start':
-      return start(request.backend, request.threads, request.debug, request.choice, request.weights);
+      return start(request.backend, request.remote, request.threads, request.debug, request.choice, request.weights);
     case 'reset':
       replaceSession(await makeSession((session().backend() as Backend) ?? 'cpu', request.choice, null));
       return info();
@@ -280,7 +305,7 @@ async function handle(request: Request): Promise<Replies[Request['kind']]> {
       return { bytes: bytes.slice().buffer, iteration: Number(session().iteration()) };
     }
     case 'probe':
-      return probe(request.backend, request.threads, request.runs, request.reps);
+      return probe(request.backend, request.remote, request.threads, request.runs, request.reps);
     case 'mask':
       return { mask: wasm().occlusionMask(request.mask, request.size, BigInt(request.seed)) };
     case 'inpaint': {

@@ -199,7 +199,22 @@ def render(a, rows, peak, theoretical, memory, browser, browser_note, torch_vers
         lines += ["", "## In the browser", "", browser["summary"], "", *browser["targets"], "", wasm_ceiling_note(browser, peak)]
     else:
         lines += ["", "## In the browser", "", f"Not measured: {browser_note}."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + remote_section()) + "\n"
+
+
+def remote_section():
+    """What a device served on loopback (`multigrid serve`, Burn's remote backend) adds, as its own
+    report measured it: reports/remote.json, by `npm run reports -- remote`, at the commit its
+    report names."""
+    from .. import remote
+    lines = ["", "## On a remote device", ""]
+    data, report = os.path.join(ROOT, "reports", "remote.json"), os.path.join(ROOT, "reports", "remote.md")
+    if not os.path.exists(data):
+        return lines + ["Not measured: `npm run reports -- remote` writes reports/remote.json."]
+    measured = next((line[2:].strip() for line in open(report) if line.startswith("> Commit")), "at an unrecorded commit")
+    return lines + [f"From [`remote.md`](remote.md) (`npm run reports -- remote`; {measured}): the CPU backend served on "
+                    "127.0.0.1 by `multigrid serve`, against the same backend in the process.", "",
+                    *remote.figures(json.load(open(data)))]
 
 
 def main(a):

@@ -30,8 +30,10 @@ pub struct Args {
     /// The port to listen on, TCP for WebSocket and UDP for Iroh (0: any free port).
     #[arg(long, default_value_t = 3000)]
     port: u16,
-    /// Iroh: how clients reach the server: public (n0's relays; found by its id alone), disabled
-    /// (direct connections only: clients add the address, `iroh:ID@host:port`) or a relay's URL.
+    /// Iroh: how clients reach the server: public (n0's relays; found by its id alone), here (a
+    /// relay in this process, on --bind and the --port's TCP twin: for a network without the
+    /// internet, and for the page, which reaches a server only through a relay), disabled (direct
+    /// connections only: clients add the address, `iroh:ID@host:port`) or a relay's URL.
     #[arg(long, default_value = "public")]
     relays: String,
     /// Iroh: the server's key, read from this file or created there, so that its id stays the same
@@ -51,7 +53,13 @@ pub fn run(args: Args) -> Result<(), Error> {
         Some(token) => token,
         None => new_token()?,
     };
-    let (transport, address, note) = if args.transport == "iroh" { iroh(&args)? } else { websocket(&args)? };
+    // The relay of `--relays here` runs on this runtime for as long as the server serves.
+    let (mut _relay, mut relays) = (None, args.relays.clone());
+    if args.transport == "iroh" && args.relays == "here" {
+        let (runtime, url) = relay(&args)?;
+        (_relay, relays) = (Some(runtime), url);
+    }
+    let (transport, address, note) = if args.transport == "iroh" { iroh(&args, &relays)? } else { websocket(&args)? };
     let authorizer = Logged(TokenAuthorizer::new(token.as_str()).map_err(|e| Error::Config(e.to_string()))?);
     // The first line is the address, for scripts that start a server on port 0.
     println!("multigrid serve: listening on {address}");
@@ -79,10 +87,35 @@ fn websocket(args: &Args) -> Result<(Transport, String, Option<&'static str>), E
     Ok((WebSocketTransport::from_listener(listener).into(), format!("ws://{address}"), note))
 }
 
-/// The Iroh endpoint's settings, and the address clients dial: its id, and with relays disabled
-/// the host and port too (which they fill in).
-fn iroh(args: &Args) -> Result<(Transport, String, Option<&'static str>), Error> {
-    let relays: IrohRelays = args.relays.parse().map_err(|e| Error::Config(format!("--relays: {e}")))?;
+/// An Iroh relay on `--bind`, at the TCP port of `--port` (any free one for 0), on a runtime of its
+/// own, and its URL. It speaks plain HTTP and WebSocket: Iroh encrypts end to end through it.
+fn relay(args: &Args) -> Result<(Relay, String), Error> {
+    use iroh_relay::server::{RelayConfig, Server, ServerConfig};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the relay's runtime", e))?;
+    let mut config = ServerConfig::default();
+    config.relay = Some(RelayConfig::new((args.bind, args.port)));
+    let server = runtime
+        .block_on(Server::spawn(config))
+        .map_err(|e| Error::Device(format!("starting the relay on {}:{}: {e}", args.bind, args.port)))?;
+    let bound = server.http_addr().ok_or_else(|| Error::Device("the relay has no HTTP address".into()))?;
+    Ok((Relay { _server: server, _runtime: runtime }, format!("http://{bound}")))
+}
+
+/// A running relay: dropping it stops it.
+struct Relay {
+    _server: iroh_relay::server::Server,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// The Iroh endpoint's settings, and the address clients dial: its id, with relays disabled the
+/// host and port too (which they fill in), and with a relay of our own its URL.
+fn iroh(args: &Args, relays: &str) -> Result<(Transport, String, Option<&'static str>), Error> {
+    let private = relays.starts_with("http");
+    let relays: IrohRelays = relays.parse().map_err(|e| Error::Config(format!("--relays: {e}")))?;
     let identity = match &args.identity {
         Some(path) => IrohIdentity::load_or_create(path)
             .map_err(|e| Error::io(format!("reading or creating the key {}", path.display()), e))?,
@@ -92,13 +125,17 @@ fn iroh(args: &Args) -> Result<(Transport, String, Option<&'static str>), Error>
     if direct && args.port == 0 {
         return Err(Error::Config("--relays disabled needs a --port that clients can dial".into()));
     }
-    let mut transport = IrohTransport::new(identity).with_relays(relays);
+    let mut transport = IrohTransport::new(identity).with_relays(relays.clone());
     if args.port != 0 {
         transport = transport.with_port(args.port);
     }
     let id = transport.id();
     Ok(if direct {
         (transport.into(), format!("iroh:{id}@HOST:{}", args.port), Some("clients put this machine's address for HOST"))
+    } else if private {
+        let relay = relays.to_string();
+        let note = relay.contains("0.0.0.0").then_some("clients put this machine's address for 0.0.0.0");
+        (transport.into(), format!("iroh:{id}?relay={relay}"), note)
     } else {
         (transport.into(), format!("iroh:{id}"), None)
     })
