@@ -2,7 +2,7 @@
 or prints a report under reports/. Run from the repository root:
   npm run bench -- SUBCOMMAND [options]      (or python3 -m scripts.bench SUBCOMMAND [options])
   npm run bench -- SUBCOMMAND --help         the subcommand's options"""
-import argparse, subprocess, sys
+import argparse, os, subprocess, sys
 
 from . import common, cpu, features, gpu
 
@@ -11,6 +11,8 @@ BROWSER_HELP = ("the page in headless Chromium: wasm CPU and WebGPU against nati
 
 
 def main(argv):
+    # The reports' provenance names the command a person types (scripts/provenance.py).
+    os.environ.setdefault("MULTIGRID_REPORT_COMMAND", " ".join(["npm run bench --", *argv]))
     p = argparse.ArgumentParser(prog="python3 -m scripts.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="{cpu,gpu,browser,features}")
