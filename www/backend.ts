@@ -21,7 +21,7 @@ export async function run<T>(work: () => Promise<T>): Promise<T | undefined> {
     const kind = e instanceof Error ? e.name : 'Error';
     const where = store.model?.backend;
     if (where && where !== 'cpu' && !INPUT_ERROR_KINDS.has(kind)) {
-      await fallBackToCpu(`${where === 'webgpu' ? 'WebGPU' : `the remote device at ${store.model?.remote}`} failed (${messageOf(e)})`);
+      await fallBackToCpu(`${named(where)} failed (${messageOf(e)})`);
     }
     return undefined;
   }
@@ -100,8 +100,8 @@ export function moveModel(backend: Backend, reason: string, failure: boolean): P
       message(`The remote device could not be used: ${messageOf(e)}`, 'error');
       store.client.terminate();
       store.client = newClient();
-      [backend, where, failure] = [before === 'remote' ? 'cpu' : before, named(before === 'remote' ? 'cpu' : before), false];
-      reason = 'back in this browser';
+      backend = before === 'remote' ? 'cpu' : before;
+      [where, failure, reason] = [named(backend), false, 'back in this browser'];
       info = await startModel(backend, currentChoice(), weights);
     }
     if (failure) message(`${reason}: continuing on ${where} from iteration ${info.iteration}.`, 'error');

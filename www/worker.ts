@@ -46,7 +46,7 @@ function progress(step: string, limit: number | null = null) {
 }
 
 /** Load the wasm build `backend` needs: WebGPU and the remote client are in the single-threaded
- *  build only (see Cargo.toml). */
+ *  build only (see Cargo.toml), so `requested` threads count only for the CPU backend. */
 async function loadWasm(requested: number | null, backend: Backend) {
   const wanted = Math.max(1, Math.floor(requested ?? navigator.hardwareConcurrency ?? 1));
   if (backend !== 'cpu') {
@@ -136,7 +136,7 @@ async function start(choice: BackendChoice, server: RemoteServer | null, threads
   state.fallbackReason = null;
   if (choice === 'remote') {
     // A failure here leaves the page's model where it was (www/backend.ts moves it back).
-    await loadWasm(1, 'remote');
+    await loadWasm(threads, 'remote');
     await connect(server);
     progress('starting the model on the remote device', LIMITS.remote);
     replaceSession(await within(makeSession('remote', model, weights), LIMITS.remote, 'the remote device'));
@@ -159,7 +159,7 @@ async function start(choice: BackendChoice, server: RemoteServer | null, threads
     }
   }
   // WebGPU runs in the single-threaded build (the threaded one has none: see Cargo.toml).
-  await loadWasm(backend === 'webgpu' ? 1 : threads, backend);
+  await loadWasm(threads, backend);
   try {
     progress(backend === 'webgpu' ? 'starting the model on WebGPU' : 'starting the model', backend === 'webgpu' ? LIMITS.device : null);
     const starting = makeSession(backend, model, weights);
@@ -181,7 +181,7 @@ async function probe(backend: Backend, server: RemoteServer | null, threads: num
     if (!('name' in found)) throw new Error(found.reason);
     label = `WebGPU · ${found.name}`;
   }
-  await loadWasm(backend === 'cpu' ? threads : 1, backend);
+  await loadWasm(threads, backend);
   if (backend === 'remote') {
     await connect(server);
     label = `Remote · ${server!.address}`;

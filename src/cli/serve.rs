@@ -53,13 +53,10 @@ pub fn run(args: Args) -> Result<(), Error> {
         Some(token) => token,
         None => new_token()?,
     };
-    // The relay of `--relays here` runs on this runtime for as long as the server serves.
-    let (mut _relay, mut relays) = (None, args.relays.clone());
-    if args.transport == "iroh" && args.relays == "here" {
-        let (runtime, url) = relay(&args)?;
-        (_relay, relays) = (Some(runtime), url);
-    }
-    let (transport, address, note) = if args.transport == "iroh" { iroh(&args, &relays)? } else { websocket(&args)? };
+    // The relay of `--relays here` runs for as long as the server serves; clients are given its URL.
+    let relay = (args.transport == "iroh" && args.relays == "here").then(|| relay(&args)).transpose()?;
+    let relays = relay.as_ref().map_or(args.relays.as_str(), |(_, url)| url);
+    let (transport, address, note) = if args.transport == "iroh" { iroh(&args, relays)? } else { websocket(&args)? };
     let authorizer = Logged(TokenAuthorizer::new(token.as_str()).map_err(|e| Error::Config(e.to_string()))?);
     // The first line is the address, for scripts that start a server on port 0.
     println!("multigrid serve: listening on {address}");
@@ -114,7 +111,6 @@ struct Relay {
 /// The Iroh endpoint's settings, and the address clients dial: its id, with relays disabled the
 /// host and port too (which they fill in), and with a relay of our own its URL.
 fn iroh(args: &Args, relays: &str) -> Result<(Transport, String, Option<&'static str>), Error> {
-    let private = relays.starts_with("http");
     let relays: IrohRelays = relays.parse().map_err(|e| Error::Config(format!("--relays: {e}")))?;
     let identity = match &args.identity {
         Some(path) => IrohIdentity::load_or_create(path)
@@ -132,8 +128,8 @@ fn iroh(args: &Args, relays: &str) -> Result<(Transport, String, Option<&'static
     let id = transport.id();
     Ok(if direct {
         (transport.into(), format!("iroh:{id}@HOST:{}", args.port), Some("clients put this machine's address for HOST"))
-    } else if private {
-        let relay = relays.to_string();
+    } else if let IrohRelays::Private { url } = &relays {
+        let relay = url.to_string();
         let note = relay.contains("0.0.0.0").then_some("clients put this machine's address for 0.0.0.0");
         (transport.into(), format!("iroh:{id}?relay={relay}"), note)
     } else {
