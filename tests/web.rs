@@ -4,7 +4,7 @@
 
 use js_sys::Reflect;
 use multigrid_ebm::session::Step;
-use multigrid_ebm::web::{WebSession as Session, checkpoint_config};
+use multigrid_ebm::web::{WebSession as Session, checkpoint_config, connect_remote};
 use multigrid_ebm::{Config, Overrides};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -152,4 +152,29 @@ async fn bad_input_is_an_exception_not_a_panic() {
     assert_eq!(kind(&t.apply(bad).unwrap_err()), "ConfigError");
     assert!(t.add_image_rgba("odd", &[0; 10], 2, 2).is_err());
     assert_eq!(t.image_count(), 0, "failed adds add nothing");
+}
+
+#[wasm_bindgen_test]
+async fn remote_addresses_are_refused_by_name_before_any_connection() {
+    let kind = |e: &JsValue| js_sys::Error::from(e.clone()).name().as_string().unwrap();
+    let message = |e: &JsValue| js_sys::Error::from(e.clone()).message().as_string().unwrap();
+    // "remote" names a device only after a connection.
+    let err = Session::create("tiny", no_overrides(), "remote", 1).await.err().unwrap();
+    assert_eq!(kind(&err), "DeviceError");
+    assert!(message(&err).contains("connectRemote"), "{}", message(&err));
+    // The page's build has the client (scripts/build-wasm, and scripts/test builds these tests the
+    // same way): what it cannot reach it refuses with the reason, before dialling anything.
+    #[cfg(feature = "browser-remote")]
+    for (address, token, says) in [
+        ("iroh:abc?relay=http://127.0.0.1:9", "", "token"),
+        ("ws://127.0.0.1:9", "secret", "through an Iroh relay"),
+        ("iroh:not-an-id?relay=http://127.0.0.1:9", "secret", "the server id"),
+        ("iroh:not-an-id", "secret", "the server id"),
+    ] {
+        let err = connect_remote(address, token).await.unwrap_err();
+        assert_eq!(kind(&err), "ConfigError", "{address}");
+        assert!(message(&err).contains(says), "{address}: {}", message(&err));
+    }
+    #[cfg(not(feature = "browser-remote"))]
+    assert_eq!(kind(&connect_remote("iroh:abc", "secret").await.unwrap_err()), "DeviceError");
 }
