@@ -1,6 +1,7 @@
 // The Remote GPU: the page trains and samples on the device of a `multigrid serve` on loopback
 // (the CPU backend there, through the relay it runs: `--relays here`), is refused with a wrong
-// token, and falls back to this browser when the server is killed mid-run.
+// token, and falls back to this browser when the server is killed mid-run. Opened from the server
+// itself (`--page`), it finds the server named.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -17,10 +18,9 @@ interface Server {
 }
 
 /** `multigrid serve` on loopback (a free port), once it printed its address. */
-async function serve(): Promise<Server> {
-  const child = spawn(BINARY, ['serve', '--device', 'cpu', '--transport', 'iroh', '--relays', 'here', '--port', '0', '--token', TOKEN], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+async function serve(...more: string[]): Promise<Server> {
+  const args = ['serve', '--device', 'cpu', '--transport', 'iroh', '--relays', 'here', '--port', '0', '--token', TOKEN, ...more];
+  const child = spawn(BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => log.push(line));
   const first = await new Promise<string>((resolve, reject) => {
@@ -104,4 +104,23 @@ test('killing the server mid-run leaves the page training in this browser from i
   expect(await iteration(page)).toBeGreaterThanOrEqual(killedAt - 1);
   await expect.poll(() => iteration(page), { timeout: 120_000 }).toBeGreaterThanOrEqual(killedAt + 2);
   await page.click('#train');
+});
+
+test('the page that `multigrid serve --page` serves names that server, and trains on it from the same origin', async ({ page }) => {
+  test.skip(!existsSync('dist/index.html'), 'SKIPPED: dist/ is not built (npm run build)');
+  server = await serve('--page', 'dist');
+  const [id, relay] = server.address.split('?relay=');
+  const origin = new URL(relay).origin;
+  const errors = await openPage(page, `${origin}/?preset=tiny&seed=3&backend=cpu`);
+  // Isolated by the server's own headers (threads), and the form already holds the address.
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+  await expect(page.locator('#remote-address')).toHaveValue(`${id}?relay=${origin}`);
+  await expect(page.locator('#messages')).toContainText(`This page is served by multigrid serve (${id})`);
+  await page.fill('#remote-token', TOKEN);
+  await page.click('#remote-connect');
+  await expect(page.locator('#backend')).toHaveAttribute('data-backend', 'remote', { timeout: 120_000 });
+  await page.click('#step');
+  await expect.poll(() => iteration(page), { timeout: 120_000 }).toBe(1);
+  expect(server.log.join('\n')).toContain('session opened');
+  expect(errors).toEqual([]);
 });

@@ -205,3 +205,55 @@ fn malformed_messages_leave_the_server_serving() {
     let log = server.stop();
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// `serve --page DIR` answers the built page at the relay's address, cross-origin isolated, its
+/// index naming the server, beside the relay's latency probe; `--page` needs the relay it serves
+/// beside, and a folder with an index.html.
+#[test]
+fn serve_page_answers_the_page_beside_its_relay() {
+    let dir = common::tempdir("remote-page");
+    let page = dir.join("dist");
+    std::fs::create_dir_all(page.join("pkg")).unwrap();
+    std::fs::write(page.join("index.html"), "<html><head><title>t</title></head><body></body></html>").unwrap();
+    std::fs::write(page.join("pkg/m.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let server = Server::with(&["--transport", "iroh", "--relays", "here", "--port", "0", "--page", s(&page)]);
+    let (id, relay) = server.address.split_once("?relay=").unwrap();
+    let host = relay.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let get = |path: &str| {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(&host).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    for path in ["/", "/index.html"] {
+        let index = get(path);
+        assert!(index.starts_with("HTTP/1.1 200"), "{path}: {index}");
+        assert!(index.contains(&format!("<meta name=\"multigrid-serve\" content=\"{id}\">")), "{index}");
+        let headers = index.to_ascii_lowercase();
+        assert!(headers.contains("cross-origin-embedder-policy: require-corp"), "{index}");
+        assert!(headers.contains("cross-origin-opener-policy: same-origin"), "{index}");
+    }
+    let wasm = get("/pkg/m.wasm");
+    assert!(
+        wasm.to_ascii_lowercase().contains("content-type: application/wasm") && wasm.ends_with("\0asm\x01\0\0\0"),
+        "{wasm}"
+    );
+    assert!(get("/ping").starts_with("HTTP/1.1 200"));
+    assert!(get("/pkg/missing.js").starts_with("HTTP/1.1 404"));
+    server.stop();
+
+    let serve = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_multigrid"))
+            .args(["serve", "--device", "cpu", "--token", TOKEN])
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = serve(&["--port", "0", "--page", s(&page)]);
+    assert!(code == Some(2) && stderr.contains("--transport iroh --relays here"), "{stderr}");
+    let (code, stderr) = serve(&["--transport", "iroh", "--relays", "here", "--port", "0", "--page", s(&dir)]);
+    assert!(code == Some(2) && stderr.contains("no index.html"), "{stderr}");
+}

@@ -14,6 +14,14 @@ export function bindRemote() {
     void connect();
   };
   $('remote-disconnect').onclick = () => void moveModel(store.local, 'back in this browser', false);
+  // A page that `multigrid serve --page` serves names that server: offer it, through the relay at
+  // this page's own origin. The token is the visitor's to give.
+  const served = document.querySelector<HTMLMetaElement>('meta[name="multigrid-serve"]')?.content;
+  if (served) {
+    $<HTMLInputElement>('remote-address').value = `${served}?relay=${location.origin}`;
+    $<HTMLDetailsElement>('more').open = true;
+    message(`This page is served by multigrid serve (${served}): give its token under Remote GPU to train on its device.`);
+  }
 }
 
 async function connect() {

@@ -5,7 +5,9 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use burn::server::{
     AuthorizationRequest, IrohIdentity, IrohRelays, IrohTransport, PeerAuthorizer, RemoteServer, TokenAuthorizer,
@@ -44,19 +46,34 @@ pub struct Args {
     /// printed.
     #[arg(long, env = "MULTIGRID_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Serve the built page (the dist/ folder `npm run build` writes) at the relay's address too: a
+    /// browser that opens it there finds this server named in its Remote GPU form, and reaches it
+    /// from the same origin (needs --transport iroh --relays here).
+    #[arg(long, value_name = "DIR")]
+    page: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<(), Error> {
+    let relay_here = args.transport == "iroh" && args.relays == "here";
+    if args.page.is_some() && !relay_here {
+        return Err(Error::Config(
+            "--page serves the page beside the relay that browsers reach the server through: add --transport iroh --relays here".into(),
+        ));
+    }
+    let page = args.page.as_deref().map(read_page).transpose()?;
     let device = multigrid_ebm::device::create(args.device.parse::<BackendKind>()?)?;
     let token = match args.token.clone() {
         Some(token) if token.trim().is_empty() => return Err(Error::Config("--token must not be empty".into())),
         Some(token) => token,
         None => new_token()?,
     };
-    // The relay of `--relays here` runs for as long as the server serves; clients are given its URL.
-    let relay = (args.transport == "iroh" && args.relays == "here").then(|| relay(&args)).transpose()?;
-    let relays = relay.as_ref().map_or(args.relays.as_str(), |(_, url)| url);
-    let (transport, address, note) = if args.transport == "iroh" { iroh(&args, relays)? } else { websocket(&args)? };
+    // The relay of `--relays here` is bound first (clients are given its URL) and runs for as long
+    // as the server serves.
+    let relay = relay_here.then(|| Relay::bind(&args)).transpose()?;
+    let relays = relay.as_ref().map_or(args.relays.clone(), |relay| relay.url.clone());
+    let Listening { transport, address, note, server } =
+        if args.transport == "iroh" { iroh(&args, &relays)? } else { websocket(&args)? };
+    let _relay = relay.map(|relay| relay.serve(routes(page, &server)));
     let authorizer = Logged(TokenAuthorizer::new(token.as_str()).map_err(|e| Error::Config(e.to_string()))?);
     // The first line is the address, for scripts that start a server on port 0.
     println!("multigrid serve: listening on {address}");
@@ -65,6 +82,9 @@ pub fn run(args: Args) -> Result<(), Error> {
         println!("{note}");
     }
     println!("clients connect with: --remote {address} and the token {token} (or MULTIGRID_TOKEN)");
+    if args.page.is_some() {
+        println!("the page: {relays}/ (give it the token under Remote GPU)");
+    }
     println!("stop with Ctrl+C");
     std::io::stdout().flush().map_err(|e| Error::io("writing to standard output", e))?;
     RemoteServer::new([device])
@@ -73,44 +93,191 @@ pub fn run(args: Args) -> Result<(), Error> {
         .map_err(|e| Error::Device(format!("serving on {address}: {e}")))
 }
 
+/// What a server listens with: its transport, the address clients dial (and a note on it), and
+/// with Iroh its id (`iroh:ID`).
+struct Listening {
+    transport: Transport,
+    address: String,
+    note: Option<&'static str>,
+    server: String,
+}
+
 /// The WebSocket listener, bound now so that port 0 can be read back, and its address.
-fn websocket(args: &Args) -> Result<(Transport, String, Option<&'static str>), Error> {
+fn websocket(args: &Args) -> Result<Listening, Error> {
     let address = SocketAddr::new(args.bind, args.port);
     let listener = TcpListener::bind(address).map_err(|e| Error::io(format!("listening on {address}"), e))?;
     let address = listener.local_addr().map_err(|e| Error::io("reading the bound address", e))?;
     let note = (!args.bind.is_loopback()).then_some(
         "warning: WebSocket is unencrypted; across a network you do not trust, use --transport iroh or an SSH tunnel",
     );
-    Ok((WebSocketTransport::from_listener(listener).into(), format!("ws://{address}"), note))
+    let address = format!("ws://{address}");
+    Ok(Listening {
+        transport: WebSocketTransport::from_listener(listener).into(),
+        server: address.clone(),
+        address,
+        note,
+    })
 }
 
-/// An Iroh relay on `--bind`, at the TCP port of `--port` (any free one for 0), on a runtime of its
-/// own, and its URL. It speaks plain HTTP and WebSocket: Iroh encrypts end to end through it.
-fn relay(args: &Args) -> Result<(Relay, String), Error> {
-    use iroh_relay::server::{RelayConfig, Server, ServerConfig};
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the relay's runtime", e))?;
-    let mut config = ServerConfig::default();
-    config.relay = Some(RelayConfig::new((args.bind, args.port)));
-    let server = runtime
-        .block_on(Server::spawn(config))
-        .map_err(|e| Error::Device(format!("starting the relay on {}:{}: {e}", args.bind, args.port)))?;
-    let bound = server.http_addr().ok_or_else(|| Error::Device("the relay has no HTTP address".into()))?;
-    Ok((Relay { _server: server, _runtime: runtime }, format!("http://{bound}")))
-}
-
-/// A running relay: dropping it stops it.
+/// The relay of `--relays here`: an Iroh relay on `--bind`, at the TCP port of `--port` (any free one
+/// for 0), on a runtime of its own. It speaks plain HTTP and WebSocket (Iroh encrypts end to end
+/// through it). iroh-relay's `RelayService` is served here rather than its ready-made server, so
+/// that the relay's address can also serve the page (`--page`).
 struct Relay {
-    _server: iroh_relay::server::Server,
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
+    listener: tokio::net::TcpListener,
+    url: String,
+}
+
+impl Relay {
+    fn bind(args: &Args) -> Result<Self, Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting the relay's runtime", e))?;
+        let at = SocketAddr::new(args.bind, args.port);
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(at))
+            .map_err(|e| Error::io(format!("starting the relay on {at}"), e))?;
+        let bound = listener.local_addr().map_err(|e| Error::io("reading the relay's address", e))?;
+        Ok(Relay { runtime, listener, url: format!("http://{bound}") })
+    }
+
+    /// Answer connections from now on: the relay's WebSocket (`/relay`) and `routes`. The relay
+    /// stops when the returned runtime is dropped.
+    fn serve(self, routes: Handlers) -> tokio::runtime::Runtime {
+        use iroh_relay::KeyCache;
+        use iroh_relay::server::http_server::RelayService;
+        use iroh_relay::server::{AllowAll, Metrics};
+        // As iroh-relay's own server: 1,024 cached client keys, no rate limit, and connections that
+        // have not become a relay session (or finished their page downloads) after a while closed.
+        const ESTABLISH: Duration = Duration::from_secs(60);
+        let service = RelayService::new(
+            routes,
+            Default::default(),
+            None,
+            KeyCache::new(1024),
+            Arc::new(AllowAll),
+            Arc::new(Metrics::default()),
+        );
+        let listener = self.listener;
+        self.runtime.spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        tokio::spawn(service.clone().handle_connection(stream, None, ESTABLISH));
+                    }
+                    // Out of file descriptors, say: wait, and go on serving the sessions open.
+                    Err(e) => {
+                        eprintln!("relay: accepting a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        self.runtime
+    }
+}
+
+type Handlers = iroh_relay::server::http_server::Handlers;
+type Response = hyper::Response<iroh_relay::server::http_server::BytesBody>;
+
+/// What the relay answers besides its WebSocket: the latency probe that Iroh clients time
+/// (`/ping`, answered as iroh-relay's own server does) and, with `--page`, each of the page's files
+/// at its path, with `/` its index.html. The index names the server (`iroh:ID`) in a
+/// `<meta name="multigrid-serve">`, which the page offers in its Remote GPU form with the relay at
+/// its own origin.
+fn routes(page: Option<Vec<(String, Vec<u8>)>>, server: &str) -> Handlers {
+    use hyper::Method;
+    let mut routes = Handlers::default();
+    routes.insert(
+        (Method::GET, "/ping"),
+        Box::new(|_, response: hyper::http::response::Builder| {
+            response.header("Access-Control-Allow-Origin", "*").body(body(Vec::new())).map_err(Into::into)
+        }),
+    );
+    for (path, bytes) in page.into_iter().flatten() {
+        let index = path == "index.html";
+        let bytes = hyper::body::Bytes::from(match index {
+            true => String::from_utf8_lossy(&bytes)
+                .replacen("</head>", &format!("<meta name=\"multigrid-serve\" content=\"{server}\">\n</head>"), 1)
+                .into_bytes(),
+            false => bytes,
+        });
+        let content_type = content_type(&path);
+        let serve = move |_, response: hyper::http::response::Builder| -> Result<Response, _> {
+            // The page's wasm threads need cross-origin isolation; the server's id changes at
+            // restart, so the browser asks again each time.
+            response
+                .header("Content-Type", content_type)
+                .header("Cross-Origin-Opener-Policy", "same-origin")
+                .header("Cross-Origin-Embedder-Policy", "require-corp")
+                .header("Cross-Origin-Resource-Policy", "same-origin")
+                .header("Cache-Control", "no-cache")
+                .body(body(bytes.clone()))
+                .map_err(Into::into)
+        };
+        if index {
+            routes.insert((Method::GET, "/"), Box::new(serve.clone()));
+        }
+        // The routes live as long as the server: each path is leaked once, at start.
+        routes.insert((Method::GET, String::leak(format!("/{path}"))), Box::new(serve));
+    }
+    routes
+}
+
+fn body(bytes: impl Into<hyper::body::Bytes>) -> iroh_relay::server::http_server::BytesBody {
+    Box::new(http_body_util::Full::new(bytes.into()))
+}
+
+/// The built page under `dir`: each file's path (with `/`) and bytes.
+fn read_page(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Error> {
+    fn walk(dir: &Path, prefix: &str, files: &mut Vec<(String, Vec<u8>)>) -> Result<(), Error> {
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("--page: reading {}", dir.display()), e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(format!("--page: reading {}", dir.display()), e))?;
+            let (path, name) = (entry.path(), entry.file_name().to_string_lossy().into_owned());
+            if path.is_dir() {
+                walk(&path, &format!("{prefix}{name}/"), files)?;
+            } else {
+                let bytes =
+                    std::fs::read(&path).map_err(|e| Error::io(format!("--page: reading {}", path.display()), e))?;
+                files.push((format!("{prefix}{name}"), bytes));
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, "", &mut files)?;
+    if !files.iter().any(|(path, _)| path == "index.html") {
+        return Err(Error::Config(format!(
+            "--page {}: no index.html there (npm run build writes the page to dist/)",
+            dir.display()
+        )));
+    }
+    Ok(files)
+}
+
+/// The Content-Type of a page's file, by its extension (application/wasm matters: browsers compile
+/// a module as it streams in only with it).
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map_or("", |(_, extension)| extension) {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript",
+        "css" => "text/css",
+        "wasm" => "application/wasm",
+        "json" | "webmanifest" => "application/json",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    }
 }
 
 /// The Iroh endpoint's settings, and the address clients dial: its id, with relays disabled the
 /// host and port too (which they fill in), and with a relay of our own its URL.
-fn iroh(args: &Args, relays: &str) -> Result<(Transport, String, Option<&'static str>), Error> {
+fn iroh(args: &Args, relays: &str) -> Result<Listening, Error> {
     let relays: IrohRelays = relays.parse().map_err(|e| Error::Config(format!("--relays: {e}")))?;
     let identity = match &args.identity {
         Some(path) => IrohIdentity::load_or_create(path)
@@ -125,16 +292,17 @@ fn iroh(args: &Args, relays: &str) -> Result<(Transport, String, Option<&'static
     if args.port != 0 {
         transport = transport.with_port(args.port);
     }
-    let id = transport.id();
-    Ok(if direct {
-        (transport.into(), format!("iroh:{id}@HOST:{}", args.port), Some("clients put this machine's address for HOST"))
+    let server = format!("iroh:{}", transport.id());
+    let (address, note) = if direct {
+        (format!("{server}@HOST:{}", args.port), Some("clients put this machine's address for HOST"))
     } else if let IrohRelays::Private { url } = &relays {
         let relay = url.to_string();
         let note = relay.contains("0.0.0.0").then_some("clients put this machine's address for 0.0.0.0");
-        (transport.into(), format!("iroh:{id}?relay={relay}"), note)
+        (format!("{server}?relay={relay}"), note)
     } else {
-        (transport.into(), format!("iroh:{id}"), None)
-    })
+        (server.clone(), None)
+    };
+    Ok(Listening { transport: transport.into(), address, note, server })
 }
 
 /// 128 random bits from the operating system, in hex.

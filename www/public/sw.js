@@ -1,5 +1,6 @@
-// Offline support: after the first visit the page, its wasm, the bundled images and the pretrained
-// weights come from the cache (refreshed in the background whenever the network answers).
+// Offline support: after the first visit the page's wasm, the bundled images and the pretrained
+// weights come from the cache (refreshed in the background whenever the network answers); the page
+// itself comes from the network first, and from the cache offline.
 // Cross-origin isolation: every response gets the COOP/COEP headers that wasm threads need, so on
 // a static host that cannot set headers (GitHub Pages) the page is isolated from its second load.
 const CACHE = 'multigrid-ebm-v2';
@@ -35,7 +36,9 @@ self.addEventListener('fetch', (event) => {
           return response;
         })
         .catch(() => cached);
-      return isolated(await (cached ?? fresh));
+      // The page itself from the network while there is one (a new build, or the address of the
+      // `multigrid serve` that serves it), from the cache offline; everything else from the cache.
+      return isolated(await (request.mode === 'navigate' ? fresh : (cached ?? fresh)));
     }),
   );
 });
