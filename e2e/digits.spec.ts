@@ -25,7 +25,8 @@ test('the digits arrive in one request for their images, and the controls are us
   });
   // When the model is first ready, and when Train becomes usable (page time, ms).
   await page.addInitScript(() => {
-    const times = ((window as unknown as { times: Record<string, number> }).times = {});
+    const times: Record<string, number> = {};
+    (window as unknown as { times: Record<string, number> }).times = times;
     new MutationObserver(() => {
       if (document.body?.dataset.ready && !times.ready) times.ready = performance.now();
       const train = document.getElementById('train') as HTMLButtonElement | null;
