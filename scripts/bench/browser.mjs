@@ -133,11 +133,11 @@ async function timeWebgpu() {
   }
 }
 
-/** The page's two wasm modules: the threaded build (it exports wasm threads' TLS initialiser) and
- *  the single-threaded one, which alone has WebGPU. */
+/** The page's two wasm modules: the threaded build (it exports wasm-bindgen's thread destructor)
+ *  and the single-threaded one, which alone has WebGPU. */
 function wasmModules() {
   const wasm = files(join(dist, 'assets')).filter((f) => f.endsWith('.wasm'));
-  const threaded = wasm.filter((f) => readFileSync(f).includes('__wasm_init_tls'));
+  const threaded = wasm.filter((f) => readFileSync(f).includes('__wbindgen_thread_destroy'));
   const single = wasm.filter((f) => !threaded.includes(f));
   if (threaded.length !== 1 || single.length !== 1) throw new Error(`expected two wasm modules in ${dist}/assets, one threaded: found ${wasm.join(', ')}`);
   return { threaded: threaded[0], single: single[0] };
