@@ -94,7 +94,8 @@ pub fn run(args: Args) -> Result<(), Error> {
 }
 
 /// What a server listens with: its transport, the address clients dial (and a note on it), and
-/// with Iroh its id (`iroh:ID`).
+/// the server's own name: with Iroh its id (`iroh:ID`, which the page's index carries), with
+/// WebSocket its address.
 struct Listening {
     transport: Transport,
     address: String,
@@ -234,16 +235,16 @@ fn body(bytes: impl Into<hyper::body::Bytes>) -> iroh_relay::server::http_server
 /// The built page under `dir`: each file's path (with `/`) and bytes.
 fn read_page(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Error> {
     fn walk(dir: &Path, prefix: &str, files: &mut Vec<(String, Vec<u8>)>) -> Result<(), Error> {
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(format!("--page: reading {}", dir.display()), e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io(format!("--page: reading {}", dir.display()), e))?;
+        fn unreadable(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+            move |e| Error::io(format!("--page: reading {}", path.display()), e)
+        }
+        for entry in std::fs::read_dir(dir).map_err(unreadable(dir))? {
+            let entry = entry.map_err(unreadable(dir))?;
             let (path, name) = (entry.path(), entry.file_name().to_string_lossy().into_owned());
             if path.is_dir() {
                 walk(&path, &format!("{prefix}{name}/"), files)?;
             } else {
-                let bytes =
-                    std::fs::read(&path).map_err(|e| Error::io(format!("--page: reading {}", path.display()), e))?;
-                files.push((format!("{prefix}{name}"), bytes));
+                files.push((format!("{prefix}{name}"), std::fs::read(&path).map_err(unreadable(&path))?));
             }
         }
         Ok(())
