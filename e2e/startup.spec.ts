@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { iteration, openPage } from './helpers';
+import { iteration, openPage, skipTour } from './helpers';
 
 // Every step of start-up that waits on the browser has a time limit; a step that overruns gives
 // way to what works, and the badge says which step it was.
@@ -53,4 +53,27 @@ test('a thread pool that never starts: tried once more, then the single-threaded
   const before = await iteration(page);
   await page.click('#step');
   await expect.poll(() => iteration(page), { timeout: 60_000 }).toBe(before + 1);
+});
+
+test('Train pressed while the bundled images load: training starts once they are in', async ({ page }) => {
+  await skipTour(page);
+  let release = () => {};
+  const held = new Promise<void>((go) => (release = go));
+  await page.route(/\/data\/textures\/train\.pack\.png$/, async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto('?preset=tiny&seed=2&backend=cpu');
+  await page.waitForSelector('body[data-ready=true]');
+  await expect(page.locator('#train')).toBeEnabled();
+  const start = await iteration(page);
+  await page.click('#train');
+  await expect(page.locator('#status')).toHaveText('training starts once the images are in…');
+  expect(await iteration(page)).toBe(start);
+  release();
+  await expect(page.locator('#image-count')).toHaveText(/^[1-9]\d* observed images?/);
+  await expect.poll(() => iteration(page), { timeout: 60_000 }).toBeGreaterThan(start);
+  await page.click('#train'); // pause
+  await expect(page.locator('body')).toHaveAttribute('data-playing', 'false');
+  await expect(page.locator('#messages .error')).toHaveCount(0);
 });

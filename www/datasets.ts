@@ -5,7 +5,7 @@ import { run } from './backend';
 import { type Dataset, datasetBase, type NamedBlob } from './images';
 import { type PackedImage, packedImages } from './packs';
 import type { Replies } from './protocol';
-import { store } from './store';
+import { store, whileImagesLoad } from './store';
 import { setPlaying } from './training';
 import { message, setImageCount, stage, status } from './ui';
 import { SHOWN, views } from './views';
@@ -39,8 +39,7 @@ async function addPacked(images: Promise<PackedImage[]>) {
 
 /** Add images by `request`, then say how many, name the failures and show the first ones. */
 async function adding(what: string, request: () => Promise<Replies['add-images']>) {
-  store.imagesLoading++;
-  try {
+  await whileImagesLoad(async () => {
     stage(what);
     const r = await run(request);
     if (!r) return;
@@ -54,9 +53,7 @@ async function adding(what: string, request: () => Promise<Replies['add-images']
       const shown = await run(() => store.client.call({ kind: 'show-observed', n: SHOWN }));
       if (shown) views.inspector.observedShown(views.grids, shown);
     }
-  } finally {
-    store.imagesLoading--;
-  }
+  });
 }
 
 /** The bundled dataset that goes with the chosen one ("your own" falls back to the textures). */

@@ -10,7 +10,7 @@ import { type Dataset, acceptDrops } from './images';
 import type { ModelInfo } from './protocol';
 import { bindRemote } from './remote';
 import { download, loadWeights, offerResume, pretrainedWeights } from './saving';
-import { store } from './store';
+import { store, whileImagesLoad } from './store';
 import { learnOnce, play, sample, setPlaying } from './training';
 import { $, enableModelControls, message, messageOf, stage, status } from './ui';
 import { showModel, views } from './views';
@@ -122,24 +122,26 @@ async function boot() {
   fillControls(info.config, choice);
   writeUrl(currentChoice(), backend);
   // The bundled images are fetched and cut from their pack while the worker draws the samples;
-  // until they are in, Train says they are still loading.
+  // Train pressed before they are in starts once they are.
   const images = store.url.dataset === 'own' ? undefined : bundledImages();
   images?.catch(() => undefined); // reported where it is awaited
-  store.imagesLoading++;
-  // The model is up: its controls work from now on (the worker takes requests in order).
-  enableModelControls(true);
-  if (weights) {
-    stage(info.backend === 'webgpu' ? 'compiling the GPU kernels and drawing the first pretrained samples' : 'drawing the first pretrained samples');
-    await sample();
-    // performance.now() counts from navigation: this is page load → first sample.
-    const seconds = performance.now() / 1000;
-    document.body.dataset.firstSample = seconds.toFixed(2);
-    status(`pretrained samples ${seconds.toFixed(1)} s after the page opened (model ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
-  }
-  const shown = $('status').textContent;
-  await loadBundled(false, images);
-  store.imagesLoading--;
-  status(weights ? (shown ?? '') : `ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const shown = await whileImagesLoad(async () => {
+    // The model is up: its controls work from now on (the worker takes requests in order).
+    enableModelControls(true);
+    if (weights) {
+      stage(info.backend === 'webgpu' ? 'compiling the GPU kernels and drawing the first pretrained samples' : 'drawing the first pretrained samples');
+      await sample();
+      // performance.now() counts from navigation: this is page load → first sample.
+      const seconds = performance.now() / 1000;
+      document.body.dataset.firstSample = seconds.toFixed(2);
+      status(`pretrained samples ${seconds.toFixed(1)} s after the page opened (model ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    }
+    const shown = $('status').textContent;
+    await loadBundled(false, images);
+    return shown;
+  });
+  // (Train pressed while the images loaded has started, and says so.)
+  if (!store.playing) status(weights ? (shown ?? '') : `ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   await offerResume();
   views.inpaint.start(bundledDataset());
   if ('serviceWorker' in navigator && import.meta.env.PROD) {

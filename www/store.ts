@@ -30,8 +30,9 @@ export const store = {
   remoteMeasured: '',
   /** Every file added since the last "Clear images", to add again after a move. */
   addedFiles: [] as NamedBlob[],
-  /** Image loads in flight (Train says so instead of "add some images"). */
+  /** Image loads in flight (`whileImagesLoad`), and who waits for them to end (`imagesLoaded`). */
   imagesLoading: 0,
+  imagesWaiting: [] as (() => void)[],
   /** Seconds of the last iterations, for the it/s figure. */
   recentSeconds: [] as number[],
   /** Whether the page said that autosave is off (it says so once). */
@@ -41,3 +42,18 @@ export const store = {
   /** The timer of the status line's running stage, if one runs. */
   stageTimer: undefined as ReturnType<typeof setInterval> | undefined,
 };
+
+/** Counts `work` as an image load in flight; when the last one ends, whoever waits goes on. */
+export async function whileImagesLoad<T>(work: () => Promise<T>): Promise<T> {
+  store.imagesLoading++;
+  try {
+    return await work();
+  } finally {
+    if (--store.imagesLoading === 0) store.imagesWaiting.splice(0).forEach((go) => go());
+  }
+}
+
+/** Resolves once no image load is in flight. */
+export function imagesLoaded(): Promise<void> {
+  return store.imagesLoading === 0 ? Promise.resolve() : new Promise((go) => store.imagesWaiting.push(go));
+}

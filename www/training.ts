@@ -5,7 +5,7 @@ import { run } from './backend';
 import { currentChoice, fillControls } from './controls';
 import type { Replies } from './protocol';
 import { saveNow, snapshot } from './saving';
-import { store } from './store';
+import { imagesLoaded, store } from './store';
 import { $, message, setIteration, status } from './ui';
 import { SHOWN, views } from './views';
 
@@ -89,8 +89,10 @@ export function setPlaying(on: boolean) {
 export async function play() {
   if (store.playing) return;
   if (store.imagesLoading > 0) {
-    message('The images are still loading: press Train again once they are in.');
-    return;
+    // Pressed while the images load: training starts once they are in.
+    status('training starts once the images are in…');
+    await imagesLoaded();
+    if (store.playing) return; // pressed again meanwhile: that press trains
   }
   if (!store.model || store.model.image_count === 0) {
     message('Add some images first (or press “Bundled images”).', 'error');
