@@ -207,7 +207,7 @@ pub fn block_on<T>(future: impl Future<Output = T>) -> T {
 /// threads per operation. On a pool thread the sequential parts run where the parallel ones
 /// start. While `work` runs, the pool's other threads stay awake ([`keep_awake`]), so that the
 /// short sequential stretches between convolutions do not put them to sleep. What each of the
-/// two gains: reports/bench.md, *Threads*.
+/// two gains: reports/bench-history.md, *Threads in the browser*.
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 pub fn on_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     use std::sync::atomic::AtomicBool;

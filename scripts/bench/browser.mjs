@@ -29,7 +29,8 @@ Prints a summary, then the JSON object (read by \`bench cpu\`).
 isolated), in --rounds alternating fresh browsers: training it/s of the \`small\` preset (Train
 pressed for --seconds after a warm-up of 3 iterations) and one paper grid's ops (grid 64, batch
 16); medians. Then once on WebGPU where the browser has an adapter (at least two iterations; one
-repetition of the ops; not with --cpu-only). Prints a table, then the JSON object.
+repetition of the ops; not with --cpu-only). Prints a table, then the JSON object (read by
+\`bench cpu\`, with --cpu-only).
 
 --versus OTHER_DIST: two builds of the page side by side, --dist against OTHER_DIST, each served
 on its own port: training it/s of \`small\` on every core and one paper grid's ops, in --rounds
@@ -39,10 +40,10 @@ Prints a table, then the JSON object (read by \`reports -- build\`).
 --dispatch-cost: the host's cost of one WebGPU dispatch in this browser: a worker times 5,000
 dispatches of a kernel that does next to nothing, encoded as Burn's wgpu backend encodes them (a
 new bind group per dispatch, one compute pass per command buffer, a submit every 32 dispatches),
-and once more reusing one bind group. With the dispatch counts of \`small\` (as --gpu-calls counts
-them, T = 4) that gives the floor of a Langevin step and of a learning iteration on WebGPU, set
-beside the CPU backend's measured time per iteration (T = 4) on one thread and on every core.
-Prints a table, then the JSON object.
+and once more reusing one bind group. It then counts the calls as --gpu-calls does, and with the
+dispatch counts of \`small\` (T = 4) gives the floor of a Langevin step and of a learning iteration
+on WebGPU, set beside the CPU backend's measured time per iteration (T = 4) on one thread and on
+every core. Prints both tables, then the JSON object (read by \`bench cpu\`).
 
 --gpu-calls: on WebGPU, the calls the page's worker makes (counted under Burn: compute dispatches,
 queue submissions, buffer maps = host round trips) for the tiny and small presets: per Langevin
@@ -304,13 +305,13 @@ async function threadScaling() {
   const ratio = all.itersPerSecond / one.itersPerSecond;
   // WebGPU once, where the browser has an adapter (software here: slow, so one round).
   const webgpu = await webgpuOnce();
-  console.log(header.join('\n').replace('build, backend', 'backend'));
   const rows = [['wasm, 1 thread', one], [`wasm, ${all.badge.replace(/^CPU \(wasm, |\).*$/g, '')}`, all]];
   if (webgpu) rows.push([webgpu.badge.replace(/ ·.*$/, ''), webgpu]);
-  for (const [name, s] of rows) console.log(row(name, s));
-  if (!webgpu) console.log(values['cpu-only'] ? 'WebGPU: not timed (--cpu-only)' : 'WebGPU: SKIPPED (no adapter in this browser)');
+  const table = [header.join('\n').replace('build, backend', 'backend'), ...rows.map(([name, s]) => row(name, s))];
+  if (!webgpu) table.push('', values['cpu-only'] ? 'WebGPU: not timed (--cpu-only)' : 'WebGPU: SKIPPED (no adapter in this browser)');
+  console.log(table.join('\n'));
   console.log(`every core / one thread: ${ratio.toFixed(2)}× it/s, ${(one.langevinStepMs / all.langevinStepMs).toFixed(2)}× per Langevin step`);
-  console.log(JSON.stringify({ one, all, webgpu, ratio, rounds: Number(values.rounds), seconds: Number(values.seconds) }));
+  console.log(JSON.stringify({ one, all, webgpu, ratio, rounds: Number(values.rounds), seconds: Number(values.seconds), table }));
 }
 
 /** Two builds side by side: --dist (a) against --versus (b), every core, then WebGPU once each. */
@@ -378,16 +379,26 @@ function gpuCallsOf(preset, [t1, t2], training) {
   });
 }
 
-async function gpuCalls() {
+/** The WebGPU calls of tiny and small (gpuCallsOf), and their table's lines. */
+async function gpuCallRows() {
   const rows = [await gpuCallsOf('tiny', [6, 24], 4), await gpuCallsOf('small', [4, 8], 1)];
-  console.log(`WebGPU: ${rows[0].adapter.replace('WebGPU · ', '')}`);
-  console.log('| preset | grids | dispatches per Langevin step | sample of 8 (T1 / T2): dispatches | submits | maps | waits | learning iteration (T1): dispatches | submits | maps | waits | per iteration while training: waits |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) {
-    const [a, b] = r.sample;
-    console.log(`| ${r.preset} | ${r.grids} | ${r.dispatchesPerLangevinStep.toFixed(1)} | ${a.dispatches} / ${b.dispatches} (T = ${r.steps.join(' / ')}) | ${a.submits} / ${b.submits} | ${a.maps} / ${b.maps} | ${a.waits} / ${b.waits} | ${r.learn.dispatches} | ${r.learn.submits} | ${r.learn.maps} | ${r.learn.waits} | ${r.training.waits.toFixed(1)} |`);
-  }
-  console.log(JSON.stringify({ rows }));
+  const table = [
+    `WebGPU: ${rows[0].adapter.replace('WebGPU · ', '')}`,
+    '',
+    '| preset | grids | dispatches per Langevin step | sample of 8 (T1 / T2): dispatches | submits | maps | waits | learning iteration (T1): dispatches | submits | maps | waits | per iteration while training: waits |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const [a, b] = r.sample;
+      return `| ${r.preset} | ${r.grids} | ${r.dispatchesPerLangevinStep.toFixed(1)} | ${a.dispatches} / ${b.dispatches} (T = ${r.steps.join(' / ')}) | ${a.submits} / ${b.submits} | ${a.maps} / ${b.maps} | ${a.waits} / ${b.waits} | ${r.learn.dispatches} | ${r.learn.submits} | ${r.learn.maps} | ${r.learn.waits} | ${r.training.waits.toFixed(1)} |`;
+    }),
+  ];
+  return { rows, table };
+}
+
+async function gpuCalls() {
+  const { rows, table } = await gpuCallRows();
+  console.log(table.join('\n'));
+  console.log(JSON.stringify({ rows, table }));
 }
 
 /** The worker that times dispatches: `n` dispatches of a one-invocation kernel, after a warm-up,
@@ -449,22 +460,28 @@ async function dispatchCost() {
   });
   const us = (t) => (t.hostMs * 1000) / n;
   console.error(`µs per dispatch (host): ${us(timed.perBindGroup).toFixed(1)} as Burn encodes, ${us(timed.reused).toFixed(1)} with one bind group; ${timed.adapter}`);
-  const small = await gpuCallsOf('small', [4, 8], 1);
+  // The calls of tiny and small as --gpu-calls counts them, so that one run gives both tables.
+  const calls = await gpuCallRows();
+  const small = calls.rows.find((r) => r.preset === 'small');
   const cpuOne = await trainAndTime(1, url, 4);
   const cpuAll = await trainAndTime(null, url, 4);
   const perDispatch = us(timed.perBindGroup);
   const floor = { langevinStepMs: (small.dispatchesPerLangevinStep * small.grids * perDispatch) / 1000, iterationMs: (small.learn.dispatches * perDispatch) / 1000 };
-  console.log(`WebGPU: ${small.adapter.replace('WebGPU · ', '')}`);
-  console.log('| dispatches encoded | µs per dispatch, host (encode and submit) | µs per dispatch, until the GPU is done |');
-  console.log('|---|---|---|');
-  console.log(`| as Burn does (a bind group per dispatch) | ${us(timed.perBindGroup).toFixed(1)} | ${((timed.perBindGroup.doneMs * 1000) / n).toFixed(1)} |`);
-  console.log(`| one bind group reused | ${us(timed.reused).toFixed(1)} | ${((timed.reused.doneMs * 1000) / n).toFixed(1)} |`);
-  console.log('');
-  console.log('| `small`, T = 4 | dispatches | WebGPU floor (dispatches × µs), ms | CPU backend, 1 thread, ms | CPU backend, every core, ms |');
-  console.log('|---|---|---|---|---|');
-  console.log(`| one Langevin step (all ${small.grids} grids) | ${(small.dispatchesPerLangevinStep * small.grids).toFixed(0)} | ${floor.langevinStepMs.toFixed(1)} | – | – |`);
-  console.log(`| one learning iteration | ${small.learn.dispatches} | ${floor.iterationMs.toFixed(0)} | ${(1000 / cpuOne.itersPerSecond).toFixed(0)} | ${(1000 / cpuAll.itersPerSecond).toFixed(0)} |`);
-  console.log(JSON.stringify({ n, perSubmit, timed, perDispatchUs: perDispatch, small, floor, cpu: { one: cpuOne, all: cpuAll } }));
+  const table = [
+    `WebGPU: ${small.adapter.replace('WebGPU · ', '')}; ${n.toLocaleString('en')} dispatches of a one-invocation kernel, a submit every ${perSubmit}`,
+    '',
+    '| dispatches encoded | µs per dispatch, host (encode and submit) | µs per dispatch, until the GPU is done |',
+    '|---|---|---|',
+    `| as Burn does (a bind group per dispatch) | ${us(timed.perBindGroup).toFixed(1)} | ${((timed.perBindGroup.doneMs * 1000) / n).toFixed(1)} |`,
+    `| one bind group reused | ${us(timed.reused).toFixed(1)} | ${((timed.reused.doneMs * 1000) / n).toFixed(1)} |`,
+    '',
+    `| \`small\`, T = 4 | dispatches | WebGPU floor (dispatches × µs), ms | CPU backend, 1 thread, ms | CPU backend, ${cpuAll.badge.replace(/^CPU \(wasm, |\).*$/g, '')}, ms |`,
+    '|---|---|---|---|---|',
+    `| one Langevin step (all ${small.grids} grids) | ${(small.dispatchesPerLangevinStep * small.grids).toFixed(0)} | ${floor.langevinStepMs.toFixed(1)} | – | – |`,
+    `| one learning iteration | ${small.learn.dispatches} | ${floor.iterationMs.toFixed(0)} | ${(1000 / cpuOne.itersPerSecond).toFixed(0)} | ${(1000 / cpuAll.itersPerSecond).toFixed(0)} |`,
+  ];
+  console.log([...calls.table, '', ...table].join('\n'));
+  console.log(JSON.stringify({ n, perSubmit, timed, perDispatchUs: perDispatch, calls, small, floor, cpu: { one: cpuOne, all: cpuAll }, table }));
 }
 
 const serve = (dir, at) => spawn('node', ['scripts/serve.mjs', '--dir', dir, '--base', base, '--port', String(at)], { stdio: 'ignore' });

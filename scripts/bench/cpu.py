@@ -1,8 +1,9 @@
 """CPU: `multigrid bench` (release build, Burn's CPU backend) against the project's PyTorch reference of
 the same nets (reference/torch_multigrid.py), with the same threads, grids (16 and 64, paper
 architectures), batches (16 and 100) and normalisations, in rounds that alternate the two in one run;
-the peak rate of this CPU, memory over 1,000 training iterations, and the browser benchmark
-(`bench browser`) when the page is built. Writes reports/bench.md and reports/bench.json.
+the peak rate of this CPU, memory over 1,000 training iterations, and the browser benchmarks
+(`bench browser`: the ops and the first visit, threads, WebGPU calls) when the page is built.
+Writes reports/bench.md and reports/bench.json.
 
 PyTorch: --python's python must import torch; without --python, .venv-bench is made with
 `pip install torch` (the PyPI wheel for Linux pulls CUDA libraries, several GB, but runs on CPU)."""
@@ -66,9 +67,10 @@ print(best)
 
 
 def rss_log(path):
-    """Resident memory at each learned iteration of a run's log (its other lines are events)."""
+    """(iteration, resident memory) at each learned iteration a run's log holds (its other lines are
+    events; a long run's log may keep only every 10th iteration)."""
     lines = [json.loads(line) for line in open(path)]
-    return [l["rss_mb"] for l in lines if l.get("event", "learned") == "learned" and "rss_mb" in l]
+    return [(l["iteration"], l["rss_mb"]) for l in lines if l.get("event", "learned") == "learned" and "rss_mb" in l]
 
 
 def memory_over_iterations(iters=1000, folder=None):
@@ -76,18 +78,92 @@ def memory_over_iterations(iters=1000, folder=None):
     out = os.path.join(folder or os.path.join(ROOT, "runs"), "bench-memory")
     sh([BIN, "train", "--preset", "tiny", "--iters", str(iters), "--seed", "1", "--out", out,
         "--quiet", "--save-every", str(iters)], capture=False)
-    rss = rss_log(os.path.join(out, "log.jsonl"))
+    rss = [mb for _, mb in rss_log(os.path.join(out, "log.jsonl"))]
     at = lambda n: rss[min(n, len(rss)) - 1]  # noqa: E731
     return {"iters": iters, "after_10": at(10), "after_100": at(100), "last": rss[-1], "max": max(rss)}
 
 
-def browser_bench(reps):
+def browser_bench(args):
+    """One mode of scripts/bench/browser.mjs against the built page: its JSON, or None and why not."""
     if not os.path.exists(os.path.join(ROOT, "dist", "index.html")):
         return None, "the page is not built (npm run build)"
     try:
-        return last_json(browser(["--reps", str(reps)])), None
+        return last_json(browser(args)), None
     except (subprocess.CalledProcessError, ValueError, IndexError) as e:  # a failed run, or no JSON line
         return None, f"the browser benchmark failed ({e})"
+
+
+# The speed-up from every core that a visitor with 8 cores would need ≥ 4× from (issue #32).
+THREAD_TARGET = 1.8
+
+
+def threads_section(scaling, note):
+    """The page's training speed on one thread against every core, and what Amdahl's law makes of
+    the ratio: the serial share s, from r = 1 / (s + (1 − s) / n), and the speed-up at 4 and 8."""
+    lines = ["", "## Threads in the browser", ""]
+    if not scaling:
+        return lines + [f"Not measured: {note}."]
+    n = int(re.search(r"(\d+) threads?", scaling["all"]["badge"]).group(1))
+    r = scaling["ratio"]
+    serial = (n / r - 1) / (n - 1) if n > 1 else 1.0
+    at = lambda p: 1 / (serial + (1 - serial) / p)  # noqa: E731
+    return lines + [
+        f"`npm run bench -- browser --thread-scaling --cpu-only --rounds {scaling['rounds']} --seconds {scaling['seconds']:g}`: "
+        f"the page trains `small` (batch 8, the textures) for {scaling['seconds']:g} s with `?backend=cpu&threads=1` (the "
+        f"single-threaded module) and with `?backend=cpu` (the threaded one, a pool of `navigator.hardwareConcurrency` Web "
+        f"Workers), in {scaling['rounds']} alternating fresh browsers, then times the paper nets' grid 64 at batch 16 in the "
+        "same page. Medians of the rounds; the spread is the rounds' range.",
+        "",
+        *scaling["table"],
+        "",
+        f"Every core ({n}) against one thread: **{r:.2f}×** the iterations per second. By Amdahl's law that leaves a serial "
+        f"share of {100 * serial:.0f}% of an iteration, and predicts {at(4):.1f}× on 4 threads and {at(8):.1f}× on 8.",
+        "",
+        *table("target", "measured", "met"),
+        f"| `small` in the page on every core ≥ {THREAD_TARGET}× one thread | {r:.2f}× on {n} threads | "
+        f"{'yes' if r >= THREAD_TARGET else 'no'} |",
+    ]
+
+
+# Dispatches per Langevin step of `small` at batch 8 the WebGPU path should come down to (issue #32).
+DISPATCH_TARGET = 55
+
+
+def webgpu_calls_section(cost, note):
+    """The WebGPU calls the page's worker makes and the host's cost of one dispatch, as
+    `bench browser --dispatch-cost` measured them, with the floor they put under a step."""
+    lines = ["", "## WebGPU: calls and the host's cost of a dispatch", ""]
+    if not cost:
+        return lines + [f"Not measured: {note}."]
+    small, floor, cpu = cost["small"], cost["floor"], cost["cpu"]
+    per_iteration_cpu = 1000 / cpu["all"]["itersPerSecond"]
+    step = small["dispatchesPerLangevinStep"]
+    verdict = ("so on WebGPU the dispatches alone would take longer than the CPU backend, whatever the GPU"
+               if floor["iterationMs"] >= per_iteration_cpu else
+               f"so WebGPU could at best be {per_iteration_cpu / floor['iterationMs']:.1f}× as fast as the CPU backend here, "
+               "however fast the GPU")
+    return lines + [
+        "`npm run bench -- browser --dispatch-cost`. A counting layer in the page's worker counts the WebGPU calls Burn "
+        "makes: compute dispatches, queue submissions and buffer maps; maps issued in one task of the worker's event loop "
+        "count as one wait, a host round trip. Per Langevin step from samples of 8 at two chain lengths; per learning "
+        "iteration from one Step, and from whole iterations while Train runs.",
+        "",
+        *cost["calls"]["table"],
+        "",
+        "Then a worker of the page's origin times dispatches of a kernel that does next to nothing, encoded as Burn's wgpu "
+        "backend encodes them, and once more reusing one bind group. Dispatch counts times the host's cost of one is the "
+        "floor of a step on WebGPU whatever the adapter, since Chromium's WebGPU front end is the same code on every GPU:",
+        "",
+        *cost["table"],
+        "",
+        f"At {cost['perDispatchUs']:.1f} µs per dispatch, the {small['learn']['dispatches']:,} dispatches of a learning "
+        f"iteration of `small` (T = 4) cost {floor['iterationMs']:.0f} ms on the host alone, against {per_iteration_cpu:.0f} ms "
+        f"for the whole iteration on the CPU backend on every core: {verdict}.",
+        "",
+        *table("target", "measured", "met"),
+        f"| dispatches per grid's Langevin step of `small` (batch 8) ≤ {DISPATCH_TARGET} | {step:.1f} | "
+        f"{'yes' if step <= DISPATCH_TARGET else 'no'} |",
+    ]
 
 
 def wasm_ceiling_note(browser, peak):
@@ -111,11 +187,14 @@ def pretrained_memory_note():
     path = os.path.join(ROOT, "weights", "small-training", "log.jsonl")
     if not os.path.exists(path):
         return []
-    rss = rss_log(path)
-    return ["", f"Memory: besides the 1,000-iteration `tiny` run in the table above, the {len(rss):,}-iteration training "
-                f"of the bundled `small` model logged {rss[9]:.1f} MB resident after 10 iterations, {rss[499]:.1f} MB after "
-                f"500 and {rss[-1]:.1f} MB after {len(rss):,} (`weights/small-training/log.jsonl`): flat once the allocator "
-                "has warmed up."]
+    log = rss_log(path)
+    first, last = log[0], log[-1]
+    middle = min(log, key=lambda entry: abs(entry[0] - last[0] / 2))
+    kept = "" if len(log) == last[0] else f", which keeps {len(log):,} of them"
+    return ["", f"Memory: besides the 1,000-iteration `tiny` run in the table above, the {last[0]:,}-iteration training "
+                f"of the bundled `small` model logged {first[1]:.1f} MB resident after iteration {first[0]:,}, {middle[1]:.1f} MB "
+                f"after {middle[0]:,} and {last[1]:.1f} MB after {last[0]:,}, at most {max(mb for _, mb in log):.1f} MB "
+                f"(`weights/small-training/log.jsonl`{kept})."]
 
 
 def measure(a, py):
@@ -141,12 +220,12 @@ def measure(a, py):
     return rows, torch_version
 
 
-def render(a, rows, peak, theoretical, memory, browser, browser_note, torch_version):
+def render(a, rows, peak, theoretical, memory, page, torch_version):
     """The report's figures: the side-by-side table, rates against the peak, targets, the browser."""
     lines = [
         "# Benchmark: multigrid-ebm (Burn, CPU) vs PyTorch on the same nets",
         "",
-        *provenance.block(browser=query(["chromium", "--version"]) if browser else None),
+        *provenance.block(browser=query(["chromium", "--version"]) if page["ops"][0] else None),
         f"`multigrid bench` with {a.threads} threads; PyTorch {torch_version}; release build; the same thread count for both. "
         f"Each figure is the median over {a.rounds} rounds that alternate ours and PyTorch in this one run, each round "
         f"timing the median of {a.reps} repetitions after a warm-up; the last column shows how far the rounds' own ratios "
@@ -195,10 +274,12 @@ def render(a, rows, peak, theoretical, memory, browser, browser_note, torch_vers
         lines += ["", f"Note: a Langevin step in 0.8× PyTorch's time would need more than this machine's peak for {len(beyond)} "
                   f"of the {len(rows)} rows (the share of peak it would need): {', '.join(beyond)}."]
     lines += pretrained_memory_note()
-    if browser:
-        lines += ["", "## In the browser", "", browser["summary"], "", *browser["targets"], "", wasm_ceiling_note(browser, peak)]
+    (ops, note), scaling, cost = page["ops"], page["threads"], page["calls"]
+    if ops:
+        lines += ["", "## In the browser", "", ops["summary"], "", *ops["targets"], "", wasm_ceiling_note(ops, peak)]
     else:
-        lines += ["", "## In the browser", "", f"Not measured: {browser_note}."]
+        lines += ["", "## In the browser", "", f"Not measured: {note}."]
+    lines += threads_section(*scaling) + webgpu_calls_section(*cost)
     return "\n".join(lines + remote_section()) + "\n"
 
 
@@ -231,8 +312,13 @@ def main(a):
     theoretical = peak["gflops"]
     peak["gflops"] = max(theoretical, peak["sgemm_gflops"])
     memory = memory_over_iterations(20 if a.smoke else 1000, a.report_dir)
-    browser, browser_note = (None, "skipped (--no-browser)") if a.no_browser else browser_bench(3)
+    skipped = (None, "skipped (--no-browser)")
+    page = {name: skipped if a.no_browser else browser_bench(args) for name, args in (
+        ("ops", ["--reps", "3"]),
+        ("threads", ["--thread-scaling", "--cpu-only", "--rounds", "3", "--seconds", "20"]),
+        ("calls", ["--dispatch-cost"]))}
     folder = a.report_dir or os.path.join(ROOT, "reports")
-    write_report("bench.md", render(a, rows, peak, theoretical, memory, browser, browser_note, torch_version), folder)
+    write_report("bench.md", render(a, rows, peak, theoretical, memory, page, torch_version), folder)
     with open(os.path.join(folder, "bench.json"), "w") as f:
-        json.dump({"peak": peak, "rows": rows, "memory": memory, "browser": browser}, f, indent=1)
+        json.dump({"peak": peak, "rows": rows, "memory": memory, "browser": page["ops"][0],
+                   "browser_threads": page["threads"][0], "browser_webgpu_calls": page["calls"][0]}, f, indent=1)
