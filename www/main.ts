@@ -136,9 +136,9 @@ async function boot() {
       document.body.dataset.firstSample = seconds.toFixed(2);
       status(`pretrained samples ${seconds.toFixed(1)} s after the page opened (model ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
     }
-    const shown = $('status').textContent;
+    const sampled = $('status').textContent;
     await loadBundled(false, images);
-    return shown;
+    return sampled;
   });
   // (Train pressed while the images loaded has started, and says so.)
   if (!store.playing) status(weights ? (shown ?? '') : `ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -290,6 +290,9 @@ async function webgpuOnce(at = url) {
   }
 }
 
+/** What the CPU badge says of the threads ("2 threads"). */
+const threadsOf = (badge) => badge.replace(/^CPU \(wasm, |\).*$/g, '');
+
 const row = (name, s) =>
   `| ${name} | ${s.itersPerSecond.toFixed(2)} (${s.spread.map((x) => x.toFixed(2)).join('–')}) | ${s.forwardMs.toFixed(1)} | ${s.langevinStepMs.toFixed(1)} | ${s.updateMs.toFixed(1)} |`;
 const header = ['| build, backend | small it/s (spread) | paper g64 b16 forward ms | Langevin step ms | update ms |', '|---|---|---|---|---|'];
@@ -305,7 +308,7 @@ async function threadScaling() {
   const ratio = all.itersPerSecond / one.itersPerSecond;
   // WebGPU once, where the browser has an adapter (software here: slow, so one round).
   const webgpu = await webgpuOnce();
-  const rows = [['wasm, 1 thread', one], [`wasm, ${all.badge.replace(/^CPU \(wasm, |\).*$/g, '')}`, all]];
+  const rows = [['wasm, 1 thread', one], [`wasm, ${threadsOf(all.badge)}`, all]];
   if (webgpu) rows.push([webgpu.badge.replace(/ ·.*$/, ''), webgpu]);
   const table = [header.join('\n').replace('build, backend', 'backend'), ...rows.map(([name, s]) => row(name, s))];
   if (!webgpu) table.push('', values['cpu-only'] ? 'WebGPU: not timed (--cpu-only)' : 'WebGPU: SKIPPED (no adapter in this browser)');
@@ -475,13 +478,13 @@ async function dispatchCost() {
     `| as Burn does (a bind group per dispatch) | ${us(timed.perBindGroup).toFixed(1)} | ${((timed.perBindGroup.doneMs * 1000) / n).toFixed(1)} |`,
     `| one bind group reused | ${us(timed.reused).toFixed(1)} | ${((timed.reused.doneMs * 1000) / n).toFixed(1)} |`,
     '',
-    `| \`small\`, T = 4 | dispatches | WebGPU floor (dispatches × µs), ms | CPU backend, 1 thread, ms | CPU backend, ${cpuAll.badge.replace(/^CPU \(wasm, |\).*$/g, '')}, ms |`,
+    `| \`small\`, T = 4 | dispatches | WebGPU floor (dispatches × µs), ms | CPU backend, 1 thread, ms | CPU backend, ${threadsOf(cpuAll.badge)}, ms |`,
     '|---|---|---|---|---|',
     `| one Langevin step (all ${small.grids} grids) | ${(small.dispatchesPerLangevinStep * small.grids).toFixed(0)} | ${floor.langevinStepMs.toFixed(1)} | – | – |`,
     `| one learning iteration | ${small.learn.dispatches} | ${floor.iterationMs.toFixed(0)} | ${(1000 / cpuOne.itersPerSecond).toFixed(0)} | ${(1000 / cpuAll.itersPerSecond).toFixed(0)} |`,
   ];
   console.log([...calls.table, '', ...table].join('\n'));
-  console.log(JSON.stringify({ n, perSubmit, timed, perDispatchUs: perDispatch, calls, small, floor, cpu: { one: cpuOne, all: cpuAll }, table }));
+  console.log(JSON.stringify({ n, perSubmit, timed, perDispatchUs: perDispatch, calls, floor, cpu: { one: cpuOne, all: cpuAll }, table }));
 }
 
 const serve = (dir, at) => spawn('node', ['scripts/serve.mjs', '--dir', dir, '--base', base, '--port', String(at)], { stdio: 'ignore' });

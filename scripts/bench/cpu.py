@@ -138,7 +138,8 @@ def webgpu_calls_section(cost, note):
     lines = ["", "## WebGPU: calls and the host's cost of a dispatch", ""]
     if not cost:
         return lines + [f"Not measured: {note}."]
-    small, floor, cpu = cost["small"], cost["floor"], cost["cpu"]
+    small = next(r for r in cost["calls"]["rows"] if r["preset"] == "small")
+    floor, cpu = cost["floor"], cost["cpu"]
     per_iteration_cpu = 1000 / cpu["all"]["itersPerSecond"]
     step = small["dispatchesPerLangevinStep"]
     verdict = ("so on WebGPU the dispatches alone would take longer than the CPU backend, whatever the GPU"
